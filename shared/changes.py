@@ -1,0 +1,76 @@
+"""Pure decision: does a work-item service-hook event carry a change we sync?
+
+No I/O here. ``change_from_update`` turns a parsed ``workitem.updated`` event into the sync
+queue message, or into the reason it needs none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.messages import AssigneeTransition, Delivery, Person, StateTransition, SyncMessage
+from shared.payloads import Identity, ServiceHookEvent, WorkItemUpdate
+
+
+@dataclass(frozen=True)
+class NoChange:
+    """Nothing to sync, and why (shown to Azure DevOps in the 200 body)."""
+
+    reason: str
+
+
+def person(identity: Identity | None) -> Person | None:
+    if identity is None:
+        return None
+    return Person(
+        display_name=identity.display_name,
+        unique_name=identity.unique_name,
+        email=identity.email,
+    )
+
+
+def _same_identity(old: Identity | None, new: Identity | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return old.same_person(new)
+
+
+def change_from_update(
+    event: ServiceHookEvent, update: WorkItemUpdate, work_item_id: int
+) -> SyncMessage | NoChange:
+    fields = update.fields
+    state = None
+    if fields.state is not None and fields.state.old_value != fields.state.new_value:
+        state = StateTransition(old=fields.state.old_value, new=fields.state.new_value)
+    assignee = None
+    if fields.assigned_to is not None and not _same_identity(
+        fields.assigned_to.old_value, fields.assigned_to.new_value
+    ):
+        assignee = AssigneeTransition(
+            old=person(fields.assigned_to.old_value), new=person(fields.assigned_to.new_value)
+        )
+    if state is None and assignee is None:
+        return NoChange("neither System.State nor System.AssignedTo changed")
+
+    snapshot = update.revision.fields if update.revision is not None else None
+    changed_date = fields.changed_date.new_value if fields.changed_date is not None else None
+    if changed_date is None and snapshot is not None:
+        changed_date = snapshot.changed_date
+    changed_by = update.revised_by or (snapshot.changed_by if snapshot is not None else None)
+    return SyncMessage(
+        integration_id=event.collection_id,
+        work_item_id=work_item_id,
+        rev=update.rev,
+        project_id=event.project_id,
+        project_name=snapshot.team_project if snapshot is not None else None,
+        work_item_type=snapshot.work_item_type if snapshot is not None else None,
+        changed_date=changed_date,
+        changed_by=person(changed_by),
+        state=state,
+        assignee=assignee,
+        delivery=Delivery(
+            event_id=event.event_id,
+            subscription_id=str(event.subscription_id) if event.subscription_id else None,
+            notification_id=event.notification_id,
+        ),
+    )

@@ -1,0 +1,170 @@
+"""Admin command line over the app's storage (the ``AzureWebJobsStorage`` app setting).
+
+Run it as ``python -m shared.cli --help``. Output is JSON for listings; the only secret ever
+printed is a newly generated webhook secret, once. Bad input gives a one-line message on
+stderr and exit code 1 (2 for a malformed command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from shared.errors import SyncError
+from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
+from shared.storage import get_storage
+
+
+def _print_json(value: Any, out: TextIO) -> None:
+    out.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _print_secret(integration_id: str, secret: str, out: TextIO, headline: str) -> None:
+    out.write(
+        f"{headline}\n"
+        f"integration: {integration_id}\n"
+        f"webhook secret (shown once, store it now): {secret}\n"
+        "Give it to the Azure DevOps service hook as the Basic auth password "
+        "(or as a Shared-Secret header).\n"
+    )
+
+
+def _integration(args: argparse.Namespace, registry: Registry, out: TextIO) -> None:
+    if args.action == "add":
+        integration, secret = registry.add_integration(
+            args.id,
+            name=args.name or "",
+            base_url=args.base_url,
+            pat_setting=args.pat_setting,
+            resolution=args.resolution,
+        )
+        _print_secret(integration.id, secret, out, "Integration registered.")
+    elif args.action == "list":
+        _print_json(
+            [i.to_public() for i in registry.list_integrations(include_removed=args.all)], out
+        )
+    elif args.action == "show":
+        _print_json(registry.get_integration(args.id, with_orgs=True).to_public(), out)
+    elif args.action == "remove":
+        registry.remove_integration(args.id)
+        out.write(f"Integration {args.id} removed; its webhook now answers 410.\n")
+    elif args.action == "rotate-secret":
+        secret = registry.rotate_secret(args.id)
+        _print_secret(
+            args.id,
+            secret,
+            out,
+            "Secret rotated. The previous secret stays valid until the next rotation or "
+            "'integration finish-rotation'.",
+        )
+    elif args.action == "finish-rotation":
+        registry.finish_rotation(args.id)
+        out.write("Rotation finished; only the current secret is accepted now.\n")
+    elif args.action == "sentry-add":
+        org = registry.add_sentry_org(
+            args.id, slug=args.org, base_url=args.base_url, token_setting=args.token_setting
+        )
+        _print_json(org.to_public(), out)
+    elif args.action == "sentry-remove":
+        registry.remove_sentry_org(args.id, args.org)
+        out.write(f"Sentry organization {args.org} removed from integration {args.id}.\n")
+
+
+def _link(args: argparse.Namespace, registry: Registry, out: TextIO) -> None:
+    if args.action == "add":
+        link = registry.add_link(args.id, args.work_item, args.org, args.issue)
+        _print_json(link.to_public(), out)
+    elif args.action == "remove":
+        registry.remove_link(args.id, args.work_item, args.org, args.issue)
+        out.write(f"Link removed: work item {args.work_item} - {args.org} issue {args.issue}.\n")
+    elif args.action == "list":
+        if args.work_item is not None:
+            integration = registry.get_integration(args.id)
+            links = registry.links_for_work_item(integration.id, check_work_item_id(args.work_item))
+        elif args.issue is not None:
+            if args.org is None:
+                raise argparse.ArgumentTypeError("--issue needs --org")
+            integration = registry.get_integration(args.id)
+            links = registry.links_for_issue(integration.id, args.org, args.issue)
+        else:
+            links = registry.list_links(args.id)
+        _print_json([link.to_public() for link in links], out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shared.cli",
+        description="Administer the Azure DevOps / Sentry sync app (uses AzureWebJobsStorage).",
+    )
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    integration = groups.add_parser("integration", help="Azure DevOps organizations")
+    actions = integration.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="register an organization; prints its webhook secret")
+    add.add_argument("id", help="collection id (GUID) of the organization or collection")
+    add.add_argument(
+        "--base-url", required=True, help="https://dev.azure.com/{org}/ or a Server collection URL"
+    )
+    add.add_argument("--pat-setting", required=True, help="name of the app setting holding the PAT")
+    add.add_argument("--name", help="a label for people")
+    add.add_argument("--resolution", choices=RESOLUTION_STRATEGIES, default="resolved")
+    listing = actions.add_parser("list", help="list integrations")
+    listing.add_argument("--all", action="store_true", help="include removed ones")
+    for name, text in (
+        ("show", "show one integration and its Sentry organizations"),
+        ("remove", "remove (tombstone) an integration and its links"),
+        ("rotate-secret", "generate a new webhook secret; the previous one stays valid"),
+        ("finish-rotation", "stop accepting the previous webhook secret"),
+    ):
+        actions.add_parser(name, help=text).add_argument("id", help="collection id")
+    sentry_add = actions.add_parser("sentry-add", help="add a Sentry organization it serves")
+    sentry_add.add_argument("id", help="collection id")
+    sentry_add.add_argument("--org", required=True, help="Sentry organization slug")
+    sentry_add.add_argument(
+        "--base-url", required=True, help="e.g. https://sentry.io/ or https://us.sentry.io/"
+    )
+    sentry_add.add_argument(
+        "--token-setting", required=True, help="name of the app setting holding the Sentry token"
+    )
+    sentry_remove = actions.add_parser("sentry-remove", help="remove a Sentry organization")
+    sentry_remove.add_argument("id", help="collection id")
+    sentry_remove.add_argument("--org", required=True, help="Sentry organization slug")
+
+    link = groups.add_parser("link", help="links between work items and Sentry issues")
+    link_actions = link.add_subparsers(dest="action", required=True)
+    for name, text in (("add", "link a work item to a Sentry issue"), ("remove", "remove a link")):
+        sub = link_actions.add_parser(name, help=text)
+        sub.add_argument("id", help="collection id")
+        sub.add_argument("--work-item", required=True, help="work item id")
+        sub.add_argument("--org", required=True, help="Sentry organization slug")
+        sub.add_argument("--issue", required=True, help="Sentry issue id")
+    link_list = link_actions.add_parser("list", help="list links, all or from one side")
+    link_list.add_argument("id", help="collection id")
+    link_list.add_argument("--work-item", help="only this work item's issues")
+    link_list.add_argument("--org", help="Sentry organization slug (with --issue)")
+    link_list.add_argument("--issue", help="only this Sentry issue's work items")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        registry = Registry(get_storage())
+        if args.group == "integration":
+            _integration(args, registry, out)
+        else:
+            _link(args, registry, out)
+    except (SyncError, argparse.ArgumentTypeError) as exc:
+        err.write(f"error: {exc}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

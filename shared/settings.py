@@ -1,0 +1,44 @@
+"""App settings, read from the environment (Azure app settings or local.settings.json)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from shared.errors import ConfigurationError
+
+STORAGE_SETTING = "AzureWebJobsStorage"
+QUEUE_SETTING = "SYNC_QUEUE_NAME"
+TABLE_PREFIX_SETTING = "TABLE_PREFIX"
+
+DEFAULT_QUEUE = "workitem-sync"
+
+# Queue names: 3-63 chars of lowercase letters, digits and single hyphens. We keep 56 so that
+# the host can still append "-poison".
+_QUEUE_NAME = re.compile(r"^(?=.{3,56}$)[a-z0-9]+(-[a-z0-9]+)*$")
+_TABLE_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9]{0,39})?$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_connection: str
+    sync_queue: str
+    table_prefix: str
+
+
+def load_settings() -> Settings:
+    connection = os.environ.get(STORAGE_SETTING, "").strip()
+    if not connection:
+        raise ConfigurationError(f"app setting {STORAGE_SETTING} is not set")
+    queue = os.environ.get(QUEUE_SETTING, "").strip() or DEFAULT_QUEUE
+    if not _QUEUE_NAME.match(queue):
+        raise ConfigurationError(
+            f"app setting {QUEUE_SETTING} is not a valid queue name: {queue!r}"
+        )
+    prefix = os.environ.get(TABLE_PREFIX_SETTING, "").strip()
+    if not _TABLE_PREFIX.match(prefix):
+        raise ConfigurationError(
+            f"app setting {TABLE_PREFIX_SETTING} must be letters and digits starting with a letter"
+        )
+    return Settings(storage_connection=connection, sync_queue=queue, table_prefix=prefix)

@@ -1,0 +1,118 @@
+"""Azure Storage plumbing: one Table service client and one sync queue client per process.
+
+Tables and the queue are created on first use in each process, not on every call. Every
+storage failure that retrying later could fix (connection refused, timeout, 5xx, throttling)
+surfaces as ``StorageUnavailable``; each edge maps that to its own retry signal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.queue import (
+    QueueClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from shared.errors import StorageUnavailable
+from shared.settings import Settings, load_settings
+
+# Table names, before the optional TABLE_PREFIX.
+INTEGRATIONS = "integrations"
+LINKS = "links"
+DELIVERIES = "deliveries"
+
+# A webhook must answer fast even when storage is down: few, short retries.
+_CLIENT_OPTIONS = {
+    "retry_total": 2,
+    "retry_backoff_factor": 0.2,
+    "retry_backoff_max": 1,
+    "connection_timeout": 3,
+    "read_timeout": 10,
+}
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn transient Azure Storage failures into ``StorageUnavailable``."""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(f"storage unreachable: {type(exc).__name__}") from exc
+    except HttpResponseError as exc:
+        if exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429):
+            raise StorageUnavailable(f"storage answered {exc.status_code}") from exc
+        raise
+
+
+class Storage:
+    """Clients for this app's tables and its sync queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._service = TableServiceClient.from_connection_string(
+            settings.storage_connection, **_CLIENT_OPTIONS
+        )
+        # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
+        self._queue = QueueClient.from_connection_string(
+            settings.storage_connection,
+            settings.sync_queue,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+            **_CLIENT_OPTIONS,
+        )
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def table(self, name: str) -> TableClient:
+        full_name = self.settings.table_prefix + name
+        client = self._service.get_table_client(full_name)
+        if full_name not in self._ready:
+            with self._lock, storage_errors():
+                try:
+                    self._service.create_table(full_name)
+                except ResourceExistsError:
+                    pass
+                self._ready.add(full_name)
+        return client
+
+    @property
+    def queue(self) -> QueueClient:
+        if "queue" not in self._ready:
+            with self._lock, storage_errors():
+                try:
+                    self._queue.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._ready.add("queue")
+        return self._queue
+
+    def send(self, text: str) -> None:
+        with storage_errors():
+            self.queue.send_message(text)
+
+
+@lru_cache(maxsize=4)
+def _storage_for(settings: Settings) -> Storage:
+    return Storage(settings)
+
+
+def get_storage() -> Storage:
+    """The process-wide ``Storage`` for the current app settings."""
+    return _storage_for(load_settings())
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests change app settings between cases)."""
+    _storage_for.cache_clear()
