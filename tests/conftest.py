@@ -1,0 +1,257 @@
+"""Test fixtures: one real Azurite per session, isolated tables and queue per test.
+
+Azurite (from node_modules, installed by `make test`) listens on free loopback ports chosen by
+the OS, in memory, with telemetry off. Each test gets its own table prefix and queue name, so
+tests never see each other's data and can run in any order.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+ACCOUNT = "devstoreaccount1"
+ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Azurite:
+    process: subprocess.Popen[str]
+    ports: dict[str, int]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{self.ports['Blob']}/{ACCOUNT};"
+            f"QueueEndpoint=http://127.0.0.1:{self.ports['Queue']}/{ACCOUNT};"
+            f"TableEndpoint=http://127.0.0.1:{self.ports['Table']}/{ACCOUNT};"
+        )
+
+
+_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at .*:(\d+)")
+
+
+def start_azurite() -> Azurite:
+    executable = ROOT / "node_modules" / ".bin" / "azurite"
+    if not executable.exists():
+        found = shutil.which("azurite")
+        if not found:
+            pytest.exit("Azurite is not installed: run `make test` (it runs npm ci)", returncode=3)
+        executable = Path(found)
+    process = subprocess.Popen(
+        [
+            str(executable),
+            "--inMemoryPersistence",
+            "--disableTelemetry",
+            "--skipApiVersionCheck",
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            "0",
+            "--queueHost",
+            "127.0.0.1",
+            "--queuePort",
+            "0",
+            "--tableHost",
+            "127.0.0.1",
+            "--tablePort",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    azurite = Azurite(process=process, ports={})
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            azurite.output.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                azurite.ports[match[1]] = int(match[2])
+                if len(azurite.ports) == 3:
+                    ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        raise RuntimeError("Azurite did not start:\n" + "".join(azurite.output[-20:]))
+    return azurite
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    server = start_azurite()
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@dataclass
+class AppEnv:
+    connection_string: str
+    queue_name: str
+    table_prefix: str
+    secrets: list[str]
+
+    def storage(self):
+        from shared.storage import get_storage
+
+        return get_storage()
+
+    def queued(self) -> list[dict]:
+        """Messages on the sync queue, decoded the way the queue trigger decodes them."""
+        from azure.storage.queue import QueueClient
+
+        client = QueueClient.from_connection_string(self.connection_string, self.queue_name)
+        try:
+            messages = client.peek_messages(max_messages=32)
+        except Exception:  # noqa: BLE001 - no queue yet means no messages
+            return []
+        return [json.loads(base64.b64decode(m.content)) for m in messages]
+
+
+@pytest.fixture
+def app_env(
+    azurite: Azurite, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> Iterator[AppEnv]:
+    """App settings pointing at fresh tables and a fresh queue in the session's Azurite.
+
+    At teardown it checks that no log line of the test contains a secret or token the test
+    registered in ``env.secrets``.
+    """
+    caplog.set_level(logging.DEBUG)
+    # The SDK's request/response dumps (already redacted) drown everything else out.
+    caplog.set_level(logging.WARNING, "azure.core.pipeline.policies.http_logging_policy")
+    suffix = uuid.uuid4().hex[:10]
+    env = AppEnv(
+        connection_string=azurite.connection_string,
+        queue_name=f"sync-{suffix}",
+        table_prefix=f"t{suffix}",
+        secrets=[],
+    )
+    monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
+    monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
+    monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
+    yield env
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in env.secrets:
+        assert secret not in text, "a secret appeared in the logs"
+
+
+def load_fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+# -- the app under test ----------------------------------------------------------------------
+
+DEFAULT_ORG = "acme"
+
+
+@dataclass
+class Registered:
+    id: str
+    secret: str
+
+
+@pytest.fixture
+def registry(app_env: AppEnv):
+    from shared.registry import Registry
+
+    return Registry(app_env.storage())
+
+
+@pytest.fixture
+def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
+    """Register an integration (with one Sentry organization) and remember its secret."""
+
+    def _register(
+        collection_id: str | None = None,
+        base_url: str = "https://dev.azure.com/contoso/",
+        orgs: tuple[str, ...] = (DEFAULT_ORG,),
+    ) -> Registered:
+        collection_id = collection_id or str(uuid.uuid4())
+        pat = f"pat-{uuid.uuid4().hex}"
+        monkeypatch.setenv("ADO_PAT", pat)
+        app_env.secrets.append(pat)
+        integration, secret = registry.add_integration(
+            collection_id, name="Contoso", base_url=base_url, pat_setting="ADO_PAT"
+        )
+        app_env.secrets.append(secret)
+        for slug in orgs:
+            token = f"sntrys_{uuid.uuid4().hex}"
+            setting = f"SENTRY_TOKEN_{slug.upper().replace('-', '_')}"
+            monkeypatch.setenv(setting, token)
+            app_env.secrets.append(token)
+            registry.add_sentry_org(
+                integration.id,
+                slug=slug,
+                base_url=f"https://{slug}.sentry.example/",
+                token_setting=setting,
+            )
+        return Registered(integration.id, secret)
+
+    return _register
+
+
+def basic_auth(secret: str, user: str = "azure-devops") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def http_post(body: bytes | dict | list, headers: dict[str, str] | None = None):
+    """Call WorkItemWebhook.main() the way the Functions host would."""
+    import azure.functions as func
+
+    import WorkItemWebhook
+
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = func.HttpRequest(
+        "POST",
+        "http://localhost:7071/api/workitems/webhook",
+        headers={"Content-Type": "application/json", **(headers or {})},
+        params={},
+        body=raw,
+    )
+    return WorkItemWebhook.main(request)
+
+
+def reply_json(response) -> dict:
+    return json.loads(response.get_body())

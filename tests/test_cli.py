@@ -1,0 +1,240 @@
+"""The admin CLI against a real Azurite: every command, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, basic_auth, http_post, load_fixture
+
+from shared import cli
+
+COLLECTION = "2245531e-4735-4f13-81d1-a4a33d5532a1"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _secret_from(output: str) -> str:
+    match = re.search(r"webhook secret \(shown once, store it now\): (\S+)", output)
+    assert match, output
+    return match[1]
+
+
+@pytest.fixture
+def added(app_env, monkeypatch):
+    monkeypatch.setenv("ADO_PAT_OUNO", "pat-value-never-printed")
+    monkeypatch.setenv("SENTRY_TOKEN_ACME", "sntrys_token_never_printed")
+    app_env.secrets += ["pat-value-never-printed", "sntrys_token_never_printed"]
+    code, out, err = run(
+        "integration", "add", COLLECTION.upper(),
+        "--base-url", "https://dev.azure.com/ouno",
+        "--pat-setting", "ADO_PAT_OUNO",
+        "--name", "Ouno",
+    )  # fmt: skip
+    assert code == 0, err
+    secret = _secret_from(out)
+    app_env.secrets.append(secret)
+    code, out, err = run(
+        "integration", "sentry-add", COLLECTION,
+        "--org", "acme", "--base-url", "https://us.sentry.io", "--token-setting", "SENTRY_TOKEN_ACME",
+    )  # fmt: skip
+    assert code == 0, err
+    return secret
+
+
+def test_add_show_list(app_env, added):
+    code, out, _ = run("integration", "show", COLLECTION)
+    assert code == 0
+    shown = json.loads(out)
+    assert shown == {
+        "id": COLLECTION,
+        "name": "Ouno",
+        "baseUrl": "https://dev.azure.com/ouno/",
+        "patSetting": "ADO_PAT_OUNO",
+        "resolution": "resolved",
+        "status": "active",
+        "rotationInProgress": False,
+        "createdAt": shown["createdAt"],
+        "removedAt": None,
+        "sentryOrgs": [
+            {"slug": "acme", "baseUrl": "https://us.sentry.io/", "tokenSetting": "SENTRY_TOKEN_ACME"}
+        ],
+    }
+    code, out, _ = run("integration", "list")
+    assert [i["id"] for i in json.loads(out)] == [COLLECTION]
+    # Nothing printed after creation reveals a secret or its hash.
+    assert added not in out
+    assert "sha256" not in out
+
+
+def test_the_printed_secret_authenticates_the_webhook(app_env, added):
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    assert run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0] == 0
+    assert http_post(payload, basic_auth(added)).status_code == 202
+
+
+def test_secret_is_stored_hashed_not_in_plain_text(app_env, added):
+    from azure.data.tables import TableServiceClient
+
+    service = TableServiceClient.from_connection_string(app_env.connection_string)
+    for table in service.list_tables():
+        if table.name.startswith(app_env.table_prefix):
+            for entity in service.get_table_client(table.name).list_entities():
+                text = json.dumps({k: str(v) for k, v in entity.items()})
+                assert added not in text
+                assert "pat-value-never-printed" not in text
+                assert "sntrys_token_never_printed" not in text
+
+
+def test_duplicate_add_is_refused(app_env, added):
+    code, _, err = run(
+        "integration", "add", COLLECTION, "--base-url", "https://dev.azure.com/ouno",
+        "--pat-setting", "ADO_PAT_OUNO",
+    )  # fmt: skip
+    assert code == 1
+    assert "already registered" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("integration", "show", "not-a-guid"), "is not a collection id"),
+        (("integration", "show", "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11"), "no integration"),
+        (("integration", "remove", "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11"), "no integration"),
+        (("integration", "rotate-secret", "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11"), "no integration"),
+        (
+            ("integration", "add", "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11", "--base-url",
+             "ftp://x", "--pat-setting", "P"),
+            "https:// URL",
+        ),
+        (
+            ("integration", "add", "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11", "--base-url",
+             "https://dev.azure.com/x", "--pat-setting", "not a setting"),
+            "not an app setting name",
+        ),
+        (
+            ("integration", "sentry-add", COLLECTION, "--org", "Bad/Slug", "--base-url",
+             "https://sentry.io", "--token-setting", "T"),
+            "not a Sentry organization slug",
+        ),
+        (
+            ("integration", "sentry-add", COLLECTION, "--org", "acme", "--base-url",
+             "https://sentry.io", "--token-setting", "T"),
+            "already part of",
+        ),
+        (("link", "add", COLLECTION, "--work-item", "abc", "--org", "acme", "--issue", "1"), "not a work item id"),
+        (("link", "add", COLLECTION, "--work-item", "0", "--org", "acme", "--issue", "1"), "not a work item id"),
+        (("link", "add", COLLECTION, "--work-item", "1", "--org", "acme", "--issue", "1/2"), "not a Sentry issue id"),
+        (("link", "add", COLLECTION, "--work-item", "1", "--org", "other", "--issue", "1"), "no Sentry organization other"),
+        (("link", "remove", COLLECTION, "--work-item", "1", "--org", "acme", "--issue", "5"), "is not linked"),
+        (("link", "list", COLLECTION, "--work-item", "x"), "not a work item id"),
+        (("link", "list", COLLECTION, "--issue", "5"), "--issue needs --org"),
+    ],
+)  # fmt: skip
+def test_bad_input_gives_a_clear_error(app_env, added, argv, message):
+    code, _out, err = run(*argv)
+    assert code == 1
+    assert message in err
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+
+
+def test_links_read_from_either_side_and_duplicates_are_refused(app_env, added):
+    assert run("link", "add", COLLECTION, "--work-item", "#13", "--org", "acme", "--issue", "9")[0] == 0
+    assert run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "10")[0] == 0
+    assert run("link", "add", COLLECTION, "--work-item", "14", "--org", "acme", "--issue", "10")[0] == 0
+    code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    assert code == 1
+    assert "already linked" in err
+
+    _, out, _ = run("link", "list", COLLECTION, "--work-item", "13")
+    assert sorted(link["issueId"] for link in json.loads(out)) == ["10", "9"]
+    _, out, _ = run("link", "list", COLLECTION, "--org", "acme", "--issue", "10")
+    assert sorted(link["workItemId"] for link in json.loads(out)) == [13, 14]
+    _, out, _ = run("link", "list", COLLECTION)
+    assert len(json.loads(out)) == 3
+
+    assert run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0] == 0
+    _, out, _ = run("link", "list", COLLECTION, "--org", "acme", "--issue", "9")
+    assert json.loads(out) == []
+    _, out, _ = run("link", "list", COLLECTION, "--work-item", "13")
+    assert [link["issueId"] for link in json.loads(out)] == ["10"]
+
+
+def test_sentry_org_with_links_cannot_be_removed(app_env, added):
+    run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    code, _, err = run("integration", "sentry-remove", COLLECTION, "--org", "acme")
+    assert code == 1
+    assert "still has 1 link" in err
+    run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    assert run("integration", "sentry-remove", COLLECTION, "--org", "acme")[0] == 0
+    _, out, _ = run("integration", "show", COLLECTION)
+    assert json.loads(out)["sentryOrgs"] == []
+
+
+def test_rotate_and_finish(app_env, added):
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    code, out, _ = run("integration", "rotate-secret", COLLECTION)
+    assert code == 0
+    new = _secret_from(out)
+    app_env.secrets.append(new)
+    assert new != added
+    _, shown, _ = run("integration", "show", COLLECTION)
+    assert json.loads(shown)["rotationInProgress"] is True
+    assert http_post(payload, basic_auth(added)).status_code == 200  # accepted, not linked
+    assert run("integration", "finish-rotation", COLLECTION)[0] == 0
+    assert http_post(payload, basic_auth(added)).status_code == 401
+    assert http_post(payload, basic_auth(new)).status_code == 200
+
+
+def test_remove_leaves_a_tombstone_and_drops_links(app_env, added):
+    run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    assert run("integration", "remove", COLLECTION)[0] == 0
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    assert http_post(payload, basic_auth(added)).status_code == 410
+
+    _, out, _ = run("integration", "list")
+    assert json.loads(out) == []
+    _, out, _ = run("integration", "list", "--all")
+    assert [i["status"] for i in json.loads(out)] == ["removed"]
+    code, _, err = run("link", "list", COLLECTION)
+    assert code == 1
+    assert "was removed" in err
+    # Removing again finishes any interrupted cleanup and still succeeds.
+    assert run("integration", "remove", COLLECTION)[0] == 0
+
+    # Registering the organization again replaces the tombstone, with no old links.
+    code, out, _ = run(
+        "integration", "add", COLLECTION, "--base-url", "https://dev.azure.com/ouno",
+        "--pat-setting", "ADO_PAT_OUNO",
+    )  # fmt: skip
+    assert code == 0
+    app_env.secrets.append(_secret_from(out))
+    assert json.loads(run("link", "list", COLLECTION)[1]) == []
+
+
+def test_module_entry_point_runs(app_env):
+    result = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "integration", "show", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: 'nope' is not a collection id (a GUID such as 0c2f7a51-6b7e-4d4a-8e3c-1f2a3b4c5d6e)"
+
+
+def test_usage_error_exits_2(app_env):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["integration"], out=io.StringIO(), err=io.StringIO())
+    assert stopped.value.code == 2
