@@ -15,6 +15,7 @@ reads from either side with one range query:
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +122,18 @@ class SentryOrg:
 
 
 @dataclass(frozen=True)
+class DoneStateMapping:
+    """Explicit done-states for a project (name or id) and work item type; ``*`` = any."""
+
+    project: str
+    work_item_type: str
+    states: tuple[str, ...]
+
+    def to_public(self) -> dict[str, Any]:
+        return {"project": self.project, "type": self.work_item_type, "states": list(self.states)}
+
+
+@dataclass(frozen=True)
 class Integration:
     id: str
     name: str
@@ -133,6 +146,10 @@ class Integration:
     created_at: datetime | None = None
     removed_at: datetime | None = None
     sentry_orgs: tuple[SentryOrg, ...] = field(default=())
+    done_states: tuple[DoneStateMapping, ...] = field(default=())
+
+    def sentry_org(self, slug: str) -> SentryOrg | None:
+        return next((org for org in self.sentry_orgs if org.slug == slug), None)
 
     @property
     def secret_hashes(self) -> tuple[str | None, str | None]:
@@ -151,6 +168,7 @@ class Integration:
             "createdAt": self.created_at.isoformat() if self.created_at else None,
             "removedAt": self.removed_at.isoformat() if self.removed_at else None,
             "sentryOrgs": [org.to_public() for org in self.sentry_orgs],
+            "doneStates": [mapping.to_public() for mapping in self.done_states],
         }
 
 
@@ -209,6 +227,16 @@ def _integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) 
         created_at=entity.get("CreatedAt"),
         removed_at=entity.get("RemovedAt"),
         sentry_orgs=orgs,
+        done_states=_mappings_from(entity.get("DoneStates")),
+    )
+
+
+def _mappings_from(text: str | None) -> tuple[DoneStateMapping, ...]:
+    if not text:
+        return ()
+    return tuple(
+        DoneStateMapping(item["project"], item["type"], tuple(item["states"]))
+        for item in json.loads(text)
     )
 
 
@@ -365,17 +393,21 @@ class Registry:
     def rotate_secret(self, integration_id: str) -> str:
         """A new webhook secret; the current one stays valid as the previous secret."""
         secret = new_webhook_secret()
-        self._update_secrets(
+        self._update_integration(
             integration_id,
-            lambda current: {"SecretHash": hash_secret(secret), "PreviousSecretHash": current},
+            lambda entity: {
+                "SecretHash": hash_secret(secret),
+                "PreviousSecretHash": entity.get("SecretHash", ""),
+            },
         )
         return secret
 
     def finish_rotation(self, integration_id: str) -> None:
         """Stop accepting the previous webhook secret."""
-        self._update_secrets(integration_id, lambda current: {"PreviousSecretHash": ""})
+        self._update_integration(integration_id, lambda entity: {"PreviousSecretHash": ""})
 
-    def _update_secrets(self, integration_id: str, change: Any) -> None:
+    def _update_integration(self, integration_id: str, change: Any) -> None:
+        """Read-modify-write of the integration row, refused if someone wrote in between."""
         integration_id = check_integration_id(integration_id)
         with storage_errors():
             try:
@@ -384,15 +416,38 @@ class Registry:
                 raise IntegrationNotFound(integration_id) from None
             if entity.get("Status") == "removed":
                 raise IntegrationRemoved(integration_id)
-            entity.update(change(entity.get("SecretHash", "")))
+            entity.update(change(entity))
             try:
                 self._integrations.update_entity(
                     entity, mode=UpdateMode.MERGE, match_condition=MatchConditions.IfNotModified
                 )
             except ResourceModifiedError:
                 raise AlreadyExists(
-                    "the integration changed while rotating its secret; run the command again"
+                    "the integration changed at the same time; run the command again"
                 ) from None
+
+    def set_done_states(
+        self, integration_id: str, project: str, work_item_type: str, states: list[str]
+    ) -> Integration:
+        """Configure (or, with no states, clear) the done-states of a project and type."""
+        project, work_item_type = project.strip(), work_item_type.strip()
+        if not project or not work_item_type:
+            raise InvalidInput("give a project (name, id or *) and a work item type (or *)")
+        cleaned = tuple(dict.fromkeys(s.strip() for s in states if s.strip()))
+
+        def change(entity: dict[str, Any]) -> dict[str, Any]:
+            kept = [
+                m
+                for m in _mappings_from(entity.get("DoneStates"))
+                if (m.project.casefold(), m.work_item_type.casefold())
+                != (project.casefold(), work_item_type.casefold())
+            ]
+            if cleaned:
+                kept.append(DoneStateMapping(project, work_item_type, cleaned))
+            return {"DoneStates": json.dumps([m.to_public() for m in kept])}
+
+        self._update_integration(integration_id, change)
+        return self.get_integration(integration_id)
 
     # -- Sentry organizations -----------------------------------------------------------------
 

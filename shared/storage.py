@@ -32,6 +32,8 @@ from shared.settings import Settings, load_settings
 INTEGRATIONS = "integrations"
 LINKS = "links"
 DELIVERIES = "deliveries"
+STATE_CACHE = "statecache"
+AUDIT = "audit"
 
 # A webhook must answer fast even when storage is down: few, short retries.
 _CLIENT_OPTIONS = {
@@ -72,6 +74,13 @@ class Storage:
             message_decode_policy=TextBase64DecodePolicy(),
             **_CLIENT_OPTIONS,
         )
+        self._poison = QueueClient.from_connection_string(
+            settings.storage_connection,
+            settings.sync_queue + "-poison",
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+            **_CLIENT_OPTIONS,
+        )
         self._ready: set[str] = set()
         self._lock = threading.Lock()
 
@@ -102,6 +111,18 @@ class Storage:
         with storage_errors():
             self.queue.send_message(text)
 
+    @property
+    def poison_queue(self) -> QueueClient:
+        """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures."""
+        if "poison" not in self._ready:
+            with self._lock, storage_errors():
+                try:
+                    self._poison.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._ready.add("poison")
+        return self._poison
+
 
 @lru_cache(maxsize=4)
 def _storage_for(settings: Settings) -> Storage:
@@ -111,8 +132,3 @@ def _storage_for(settings: Settings) -> Storage:
 def get_storage() -> Storage:
     """The process-wide ``Storage`` for the current app settings."""
     return _storage_for(load_settings())
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests change app settings between cases)."""
-    _storage_for.cache_clear()

@@ -67,6 +67,7 @@ def test_add_show_list(app_env, added):
         "sentryOrgs": [
             {"slug": "acme", "baseUrl": "https://us.sentry.io/", "tokenSetting": "SENTRY_TOKEN_ACME"}
         ],
+        "doneStates": [],
     }
     code, out, _ = run("integration", "list")
     assert [i["id"] for i in json.loads(out)] == [COLLECTION]

@@ -1,0 +1,204 @@
+"""What the Azure DevOps and Sentry clients share: typed API errors, retries inside a budget,
+and respect for the rate-limit signals each service sends.
+
+Rules: 429 is always retried after the wait the service asks for (a throttled request was not
+executed); 408, 5xx, timeouts and connection errors are retried with jittered backoff only for
+idempotent requests; other statuses are never retried. Every wait comes out of one budget per
+call, so a message never blocks a worker for long: past the budget the error is raised and
+the queue retries the message later.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from shared.errors import SyncError
+from shared.log import log_event
+
+
+class ApiError(SyncError):
+    """A call to Azure DevOps or Sentry failed. ``retryable`` says whether later may work."""
+
+    retryable = False
+
+    def __init__(self, service: str, message: str, status: int | None = None) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.status = status
+
+
+class ApiAuthError(ApiError):
+    """Credentials missing, rejected or lacking a permission (401, 403, sign-in redirect)."""
+
+
+class ApiNotFound(ApiError):
+    """404: the resource does not exist (or is not visible to these credentials)."""
+
+
+class ApiRejected(ApiError):
+    """Another 4xx: the request itself is wrong; repeating it will not help."""
+
+
+class ApiThrottled(ApiError):
+    """429: rate limited; ``retry_after`` seconds is how long the service asked us to wait."""
+
+    retryable = True
+
+    def __init__(self, service: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(service, message, 429)
+        self.retry_after = retry_after
+
+
+class ApiUnavailable(ApiError):
+    """408, 5xx, timeout or connection failure: the service may work again soon."""
+
+    retryable = True
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    budget_seconds: float = 20.0
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 8.0
+    connect_timeout: float = 3.05
+    read_timeout: float = 15.0
+
+
+def pause(seconds: float) -> None:
+    """Sleep; the one place clients wait (tests replace it to observe waits)."""
+    time.sleep(seconds)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+class ApiClient:
+    """A ``requests`` session with explicit retries; subclasses add the service's calls."""
+
+    service = "api"
+
+    def __init__(
+        self, base_url: str, headers: Mapping[str, str], policy: RetryPolicy | None = None
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.policy = policy or RetryPolicy()
+        self._session = requests.Session()
+        self._session.headers.update(headers)
+        self._lock = threading.Lock()
+        self._not_before = 0.0  # monotonic time before which we hold back (pacing)
+        self.calls = 0  # requests sent, for the benchmark's API-economy figures
+
+    def throttle_wait(self, response: requests.Response) -> float | None:
+        """Seconds the service asks us to wait, from its headers. Subclasses add their own."""
+        return parse_retry_after(response.headers.get("Retry-After"), time.time())
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else self.base_url + path_or_url.lstrip("/")
+        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+            raise ApiRejected(self.service, "refusing to call a host other than the base URL's")
+        policy = self.policy
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self._hold_back(started)
+            response, error, wait = self._attempt(method, url, params, json)
+            if error is None:
+                assert response is not None
+                return response
+            retry = error.retryable and (idempotent or isinstance(error, ApiThrottled))
+            if not retry or attempt >= policy.attempts:
+                raise error
+            if wait is None:
+                wait = min(policy.max_backoff_seconds, policy.backoff_seconds * 2 ** (attempt - 1))
+                wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+            if time.monotonic() - started + wait > policy.budget_seconds:
+                raise error
+            log_event(
+                "http.retry",
+                logging.WARNING,
+                service=self.service,
+                status=error.status,
+                attempt=attempt,
+                wait=round(wait, 3),
+            )
+            pause(wait)
+
+    def _hold_back(self, started: float) -> None:
+        with self._lock:
+            delay = self._not_before - time.monotonic()
+        if delay > 0:
+            pause(min(delay, max(0.0, self.policy.budget_seconds - (time.monotonic() - started))))
+
+    def _attempt(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any
+    ) -> tuple[requests.Response | None, ApiError | None, float | None]:
+        self.calls += 1
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                json=body,
+                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            return None, ApiUnavailable(self.service, "request timed out"), None
+        except requests.ConnectionError:
+            return None, ApiUnavailable(self.service, "could not connect"), None
+        except requests.RequestException as exc:
+            error = ApiUnavailable(self.service, f"request failed ({type(exc).__name__})")
+            return None, error, None
+
+        status = response.status_code
+        wait = self.throttle_wait(response)
+        if wait:
+            with self._lock:
+                self._not_before = max(self._not_before, time.monotonic() + wait)
+        if 200 <= status < 300 and status != 203:
+            return response, None, None
+        return None, self._error_for(status, wait), wait
+
+    def _error_for(self, status: int, wait: float | None) -> ApiError:
+        if status == 429:
+            return ApiThrottled(self.service, "rate limited (429)", wait)
+        if status in (401, 403, 203) or 300 <= status < 400:
+            # Azure DevOps answers a bad PAT with a sign-in page (203 or a redirect).
+            return ApiAuthError(self.service, f"credentials rejected ({status})", status)
+        if status == 404:
+            return ApiNotFound(self.service, "not found (404)", status)
+        if status == 408 or status >= 500:
+            return ApiUnavailable(self.service, f"service unavailable ({status})", status)
+        return ApiRejected(self.service, f"request rejected ({status})", status)
