@@ -55,3 +55,17 @@ class AzureDevOpsClient(ApiClient):
             return _StateList.model_validate_json(response.content).value
         except ValidationError:
             raise ApiRejected(self.service, "unexpected answer to the states request") from None
+
+    def work_item_fields(self, work_item_id: int, fields: list[str]) -> dict[str, object]:
+        """Selected fields of one work item (flat values)."""
+        response = self.request(
+            "GET",
+            f"_apis/wit/workitems/{int(work_item_id)}",
+            idempotent=True,
+            params={"fields": ",".join(fields), "api-version": API_VERSION},
+        )
+        try:
+            found = response.json().get("fields", {})
+        except (ValueError, AttributeError):
+            raise ApiRejected(self.service, "unexpected answer to the work item request") from None
+        return found if isinstance(found, dict) else {}

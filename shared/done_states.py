@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from shared.azure_devops import AzureDevOpsClient
+from shared.azure_devops import WorkItemState
 from shared.registry import Integration
 from shared.rules import StateSet
 from shared.storage import STATE_CACHE, Storage, storage_errors
@@ -60,7 +61,7 @@ class DoneStates:
     def for_item(
         self,
         integration: Integration,
-        client: AzureDevOpsClient | None,
+        fetch: Callable[[str, str], list[WorkItemState]],
         *,
         project: str | None,
         project_id: str | None,
@@ -69,9 +70,7 @@ class DoneStates:
         explicit = explicit_states(integration, project, project_id, work_item_type)
         if explicit is not None:
             return explicit
-        project_key = project_id or project
-        if not project_key:
-            raise ValueError("the message names no project")
+        project_key = project_id or project or ""
         key = (integration.id, project_key.casefold(), work_item_type.casefold())
         now = time.monotonic()
         with _lock:
@@ -80,9 +79,7 @@ class DoneStates:
             return cached[1]
         states = self._from_table(integration.id, project_key, work_item_type)
         if states is None:
-            if client is None:
-                raise ValueError("no Azure DevOps client to read the states with")
-            fetched = client.work_item_type_states(project_key, work_item_type)
+            fetched = fetch(project_key, work_item_type)
             states = StateSet.from_categories((s.name, s.category) for s in fetched)
             self._to_table(integration.id, project_key, work_item_type, states)
         with _lock:

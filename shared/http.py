@@ -76,8 +76,12 @@ class RetryPolicy:
 
 
 def pause(seconds: float) -> None:
-    """Sleep; the one place clients wait (tests replace it to observe waits)."""
+    """Sleep; the one place clients wait (tests replace it and ``clock`` with a fake clock)."""
     time.sleep(seconds)
+
+
+def clock() -> float:
+    return time.monotonic()
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
@@ -128,7 +132,7 @@ class ApiClient:
         if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
             raise ApiRejected(self.service, "refusing to call a host other than the base URL's")
         policy = self.policy
-        started = time.monotonic()
+        started = clock()
         attempt = 0
         while True:
             attempt += 1
@@ -143,7 +147,8 @@ class ApiClient:
             if wait is None:
                 wait = min(policy.max_backoff_seconds, policy.backoff_seconds * 2 ** (attempt - 1))
                 wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
-            if time.monotonic() - started + wait > policy.budget_seconds:
+                self._pace(wait)
+            if clock() - started + wait > policy.budget_seconds:
                 raise error
             log_event(
                 "http.retry",
@@ -153,13 +158,21 @@ class ApiClient:
                 attempt=attempt,
                 wait=round(wait, 3),
             )
-            pause(wait)
+
+    def _pace(self, seconds: float) -> None:
+        """Hold every call of this client back for ``seconds`` (all threads share it)."""
+        with self._lock:
+            self._not_before = max(self._not_before, clock() + seconds)
 
     def _hold_back(self, started: float) -> None:
+        """Wait out the pacing the service asked for, or give up if it outlasts the budget."""
         with self._lock:
-            delay = self._not_before - time.monotonic()
-        if delay > 0:
-            pause(min(delay, max(0.0, self.policy.budget_seconds - (time.monotonic() - started))))
+            delay = self._not_before - clock()
+        if delay <= 0:
+            return
+        if clock() - started + delay > self.policy.budget_seconds:
+            raise ApiThrottled(self.service, "asked to wait longer than the retry budget", delay)
+        pause(delay)
 
     def _attempt(
         self, method: str, url: str, params: Mapping[str, Any] | None, body: Any
@@ -185,8 +198,7 @@ class ApiClient:
         status = response.status_code
         wait = self.throttle_wait(response)
         if wait:
-            with self._lock:
-                self._not_before = max(self._not_before, time.monotonic() + wait)
+            self._pace(wait)
         if 200 <= status < 300 and status != 203:
             return response, None, None
         return None, self._error_for(status, wait), wait

@@ -14,6 +14,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 WORK_ITEM_UPDATED = "workitem.updated"
+FIELD_WORK_ITEM_TYPE = "System.WorkItemType"
+FIELD_TEAM_PROJECT = "System.TeamProject"
 
 # Limits that no real payload reaches; they keep a queue message far below its 48 KiB cap.
 MAX_STATE_LENGTH = 256
@@ -144,8 +146,8 @@ class ChangedFields(_Model):
 class RevisionFields(_Model):
     """The flat snapshot of the work item after the update."""
 
-    work_item_type: str | None = Field(None, alias="System.WorkItemType", max_length=256)
-    team_project: str | None = Field(None, alias="System.TeamProject", max_length=256)
+    work_item_type: str | None = Field(None, alias=FIELD_WORK_ITEM_TYPE, max_length=256)
+    team_project: str | None = Field(None, alias=FIELD_TEAM_PROJECT, max_length=256)
     state: StateName | None = Field(None, alias="System.State")
     assigned_to: IdentityValue = Field(None, alias="System.AssignedTo")
     changed_by: IdentityValue = Field(None, alias="System.ChangedBy")

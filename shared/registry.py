@@ -180,8 +180,14 @@ class Link:
     issue_id: str
     state_rev: int = 0
     assignee_rev: int = 0
+    last_state: str | None = None
+    lease_until: datetime | None = None
     created_at: datetime | None = None
     etag: str | None = None
+
+    @property
+    def row_key(self) -> str:
+        return work_item_row(self.work_item_id, self.sentry_org, self.issue_id)
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -190,6 +196,7 @@ class Link:
             "issueId": self.issue_id,
             "stateRev": self.state_rev,
             "assigneeRev": self.assignee_rev,
+            "lastState": self.last_state,
             "createdAt": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -254,6 +261,8 @@ def _link_from(entity: Any) -> Link:
         issue_id=entity["IssueId"],
         state_rev=int(entity.get("StateRev", 0) or 0),
         assignee_rev=int(entity.get("AssigneeRev", 0) or 0),
+        last_state=entity.get("LastState") or None,
+        lease_until=entity.get("LeaseUntil"),
         created_at=entity.get("CreatedAt"),
         etag=getattr(entity, "metadata", {}).get("etag"),
     )

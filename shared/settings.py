@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from shared.errors import ConfigurationError
 
@@ -42,3 +45,24 @@ def load_settings() -> Settings:
             f"app setting {TABLE_PREFIX_SETTING} must be letters and digits starting with a letter"
         )
     return Settings(storage_connection=connection, sync_queue=queue, table_prefix=prefix)
+
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+_MAX_DEQUEUE_OVERRIDE = "AzureFunctionsJobHost__extensions__queues__maxDequeueCount"
+
+
+@lru_cache(maxsize=1)
+def _host_max_dequeue_count() -> int:
+    try:
+        host = json.loads((APP_ROOT / "host.json").read_text(encoding="utf-8"))
+        return int(host["extensions"]["queues"]["maxDequeueCount"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 5  # the host's default
+
+
+def max_dequeue_count() -> int:
+    """Attempts before a queue message is poison: the app setting override, else host.json."""
+    override = os.environ.get(_MAX_DEQUEUE_OVERRIDE, "").strip()
+    if override.isdigit() and int(override) >= 1:
+        return int(override)
+    return _host_max_dequeue_count()

@@ -189,6 +189,8 @@ DEFAULT_ORG = "acme"
 class Registered:
     id: str
     secret: str
+    pat: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -206,27 +208,34 @@ def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
         collection_id: str | None = None,
         base_url: str = "https://dev.azure.com/contoso/",
         orgs: tuple[str, ...] = (DEFAULT_ORG,),
+        resolution: str = "resolved",
     ) -> Registered:
         collection_id = collection_id or str(uuid.uuid4())
         pat = f"pat-{uuid.uuid4().hex}"
         monkeypatch.setenv("ADO_PAT", pat)
         app_env.secrets.append(pat)
         integration, secret = registry.add_integration(
-            collection_id, name="Contoso", base_url=base_url, pat_setting="ADO_PAT"
+            collection_id,
+            name="Contoso",
+            base_url=base_url,
+            pat_setting="ADO_PAT",
+            resolution=resolution,
         )
         app_env.secrets.append(secret)
+        registered = Registered(integration.id, secret, pat)
         for slug in orgs:
             token = f"sntrys_{uuid.uuid4().hex}"
             setting = f"SENTRY_TOKEN_{slug.upper().replace('-', '_')}"
             monkeypatch.setenv(setting, token)
             app_env.secrets.append(token)
+            registered.tokens[slug] = token
             registry.add_sentry_org(
                 integration.id,
                 slug=slug,
                 base_url=f"https://{slug}.sentry.example/",
                 token_setting=setting,
             )
-        return Registered(integration.id, secret)
+        return registered
 
     return _register
 

@@ -65,7 +65,11 @@ def test_add_show_list(app_env, added):
         "createdAt": shown["createdAt"],
         "removedAt": None,
         "sentryOrgs": [
-            {"slug": "acme", "baseUrl": "https://us.sentry.io/", "tokenSetting": "SENTRY_TOKEN_ACME"}
+            {
+                "slug": "acme",
+                "baseUrl": "https://us.sentry.io/",
+                "tokenSetting": "SENTRY_TOKEN_ACME",
+            }
         ],
         "doneStates": [],
     }
@@ -78,7 +82,9 @@ def test_add_show_list(app_env, added):
 
 def test_the_printed_secret_authenticates_the_webhook(app_env, added):
     payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
-    assert run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0] == 0
+    assert (
+        run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0] == 0
+    )
     assert http_post(payload, basic_auth(added)).status_code == 202
 
 
@@ -149,10 +155,21 @@ def test_bad_input_gives_a_clear_error(app_env, added, argv, message):
 
 
 def test_links_read_from_either_side_and_duplicates_are_refused(app_env, added):
-    assert run("link", "add", COLLECTION, "--work-item", "#13", "--org", "acme", "--issue", "9")[0] == 0
-    assert run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "10")[0] == 0
-    assert run("link", "add", COLLECTION, "--work-item", "14", "--org", "acme", "--issue", "10")[0] == 0
-    code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    assert (
+        run("link", "add", COLLECTION, "--work-item", "#13", "--org", "acme", "--issue", "9")[0]
+        == 0
+    )
+    assert (
+        run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "10")[0]
+        == 0
+    )
+    assert (
+        run("link", "add", COLLECTION, "--work-item", "14", "--org", "acme", "--issue", "10")[0]
+        == 0
+    )
+    code, _, err = run(
+        "link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9"
+    )
     assert code == 1
     assert "already linked" in err
 
@@ -163,7 +180,10 @@ def test_links_read_from_either_side_and_duplicates_are_refused(app_env, added):
     _, out, _ = run("link", "list", COLLECTION)
     assert len(json.loads(out)) == 3
 
-    assert run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0] == 0
+    assert (
+        run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")[0]
+        == 0
+    )
     _, out, _ = run("link", "list", COLLECTION, "--org", "acme", "--issue", "9")
     assert json.loads(out) == []
     _, out, _ = run("link", "list", COLLECTION, "--work-item", "13")
@@ -232,7 +252,10 @@ def test_module_entry_point_runs(app_env):
         check=False,
     )
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: 'nope' is not a collection id (a GUID such as 0c2f7a51-6b7e-4d4a-8e3c-1f2a3b4c5d6e)"
+    assert (
+        result.stderr.strip()
+        == "error: 'nope' is not a collection id (a GUID such as 0c2f7a51-6b7e-4d4a-8e3c-1f2a3b4c5d6e)"
+    )
 
 
 def test_usage_error_exits_2(app_env):

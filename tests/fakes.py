@@ -1,0 +1,180 @@
+"""Fakes of Azure DevOps and Sentry on top of `responses`: stateful, strict about auth, and
+recording every call. Any request nobody registered fails, so nothing leaves the machine."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import responses
+from conftest import load_fixture
+
+ADO_BASE = "https://dev.azure.com/contoso/"
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: Any = None
+
+
+@dataclass
+class FakeSentry:
+    """One Sentry organization at ``base_url`` that accepts ``token``."""
+
+    rsps: responses.RequestsMock
+    base_url: str
+    org: str
+    token: str
+    issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)  # email -> user id
+    calls: list[Call] = field(default_factory=list)
+    failures: deque = field(default_factory=deque)  # (status, headers) answered next
+
+    def __post_init__(self) -> None:
+        prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/")
+        issue = re.compile(prefix + r"issues/(\w+)/$")
+        self.rsps.add_callback(responses.GET, issue, callback=self._issue)
+        self.rsps.add_callback(responses.PUT, issue, callback=self._issue)
+        self.rsps.add_callback(
+            responses.GET, re.compile(prefix + r"members/(\?.*)?$"), callback=self._members
+        )
+
+    def add_issue(
+        self, issue_id: str, status: str = "unresolved", assignee: str | None = None
+    ) -> None:
+        self.issues[issue_id] = {"status": status, "assignee": assignee}
+
+    @property
+    def writes(self) -> list[Call]:
+        return [call for call in self.calls if call.method == "PUT"]
+
+    def _check(self, request: Any) -> tuple[int, dict, str] | None:
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {}, json.dumps({"detail": "Invalid token"})
+        if self.failures:
+            status, headers = self.failures.popleft()
+            return status, headers, json.dumps({"detail": "failure"})
+        return None
+
+    def _issue(self, request: Any) -> tuple[int, dict, str]:
+        path = request.path_url
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, path, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        issue_id = path.rstrip("/").rsplit("/", 1)[-1]
+        if issue_id not in self.issues:
+            return 404, {}, json.dumps({"detail": "The requested resource does not exist"})
+        issue = self.issues[issue_id]
+        if request.method == "PUT":
+            if "status" in body:
+                issue["status"] = (
+                    "resolved" if body["status"].startswith("resolved") else body["status"]
+                )
+                issue["status_details"] = (
+                    {"inNextRelease": True} if body["status"] == "resolvedInNextRelease" else {}
+                )
+            if "assignedTo" in body:
+                value = body["assignedTo"]
+                issue["assignee"] = value.removeprefix("user:") if value else None
+        return 200, {}, json.dumps(self._issue_json(issue_id))
+
+    def _issue_json(self, issue_id: str) -> dict[str, Any]:
+        issue = self.issues[issue_id]
+        assignee = issue["assignee"]
+        return {
+            "id": issue_id,
+            "shortId": f"PROJ-{issue_id}",
+            "title": "ZeroDivisionError: division by zero",
+            "status": issue["status"],
+            "statusDetails": issue.get("status_details", {}),
+            "assignedTo": (
+                {"type": "user", "id": assignee, "name": "Someone", "email": "someone@example.com"}
+                if assignee
+                else None
+            ),
+            "project": {"id": "2", "slug": "backend", "name": "Backend"},
+        }
+
+    def _members(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        query = request.params.get("query", "")
+        email = query.removeprefix("email:").lower()
+        found = [
+            {
+                "id": f"9{user_id}",
+                "email": address,
+                "name": address,
+                "user": {"id": user_id, "email": address, "name": address},
+                "role": "member",
+                "pending": False,
+            }
+            for address, user_id in self.members.items()
+            if address.lower() == email
+        ]
+        return 200, {}, json.dumps(found)
+
+
+@dataclass
+class FakeAzureDevOps:
+    rsps: responses.RequestsMock
+    pat: str
+    base_url: str = ADO_BASE
+    calls: list[Call] = field(default_factory=list)
+    failures: deque = field(default_factory=deque)
+    states: dict[str, Any] = field(
+        default_factory=lambda: load_fixture("msdocs_api_workitemtype_states_bug.json")
+    )
+    work_items: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        prefix = re.escape(self.base_url)
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"[^/]+/_apis/wit/workitemtypes/[^/]+/states(\?.*)?$"),
+            callback=self._states,
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"_apis/wit/workitems/\d+(\?.*)?$"),
+            callback=self._work_item,
+        )
+
+    def _check(self, request: Any) -> tuple[int, dict, str] | None:
+        expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return 401, {}, ""
+        assert request.headers.get("X-TFS-FedAuthRedirect") == "Suppress"
+        assert request.params.get("api-version") == "7.1"
+        if self.failures:
+            status, headers = self.failures.popleft()
+            if status == "timeout":
+                import requests
+
+                raise requests.ConnectTimeout("timed out")
+            return status, headers, json.dumps({"message": "failure"})
+        return None
+
+    def _states(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        return self._check(request) or (200, {}, json.dumps(self.states))
+
+    def _work_item(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        item_id = int(request.path_url.split("?")[0].rsplit("/", 1)[-1])
+        if item_id not in self.work_items:
+            return 404, {}, json.dumps({"message": "TF401232: Work item does not exist"})
+        return 200, {}, json.dumps({"id": item_id, "rev": 1, "fields": self.work_items[item_id]})

@@ -1,0 +1,533 @@
+"""SyncStatus.main() against a real Azurite, with Azure DevOps and Sentry faked by `responses`."""
+
+from __future__ import annotations
+
+import itertools
+
+import azure.functions.queue as func_queue
+import pytest
+import responses
+from conftest import basic_auth, http_post, load_fixture
+from fakes import ADO_BASE, FakeAzureDevOps, FakeSentry
+
+import shared.http
+import SyncStatus
+from shared.audit import AuditLog
+from shared.done_states import forget_cached_states
+from shared.messages import AssigneeTransition, Person, StateTransition, SyncMessage
+from shared.poison import PoisonQueue
+from shared.sync import RetryLater
+
+PROJECT_ID = "be9b3917-87e6-42a4-a549-2bc06a7a878f"
+_ids = itertools.count(1)
+
+
+class FakeClock(list):
+    """Records the waits the clients ask for and moves a fake clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def pause(self, seconds: float) -> None:
+        self.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(shared.http, "pause", fake.pause)
+    monkeypatch.setattr(shared.http, "clock", lambda: fake.now)
+    return fake
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1:")  # Azurite, for the storage SDK
+        yield mock
+
+
+class World:
+    def __init__(self, app_env, register, registry, rsps, resolution="resolved"):
+        self.env = app_env
+        self.registry = registry
+        self.integration = register(orgs=("acme", "beta"), resolution=resolution)
+        self.id = self.integration.id
+        self.ado = FakeAzureDevOps(rsps, self.integration.pat)
+        self.acme = FakeSentry(
+            rsps, "https://acme.sentry.example/", "acme", self.integration.tokens["acme"]
+        )
+        self.beta = FakeSentry(
+            rsps, "https://beta.sentry.example/", "beta", self.integration.tokens["beta"]
+        )
+        forget_cached_states()
+
+    def link(self, work_item: int, sentry: FakeSentry, issue_id: str, **issue) -> None:
+        sentry.add_issue(issue_id, **issue)
+        self.registry.add_link(self.id, work_item, sentry.org, issue_id)
+
+    def message(
+        self, work_item=5, rev=2, old="New", new="Closed", assignee=None, **extra
+    ) -> SyncMessage:
+        fields = {
+            "integration_id": self.id,
+            "work_item_id": work_item,
+            "rev": rev,
+            "project_id": PROJECT_ID,
+            "project_name": "Fabrikam",
+            "work_item_type": "Bug",
+            "state": StateTransition(old=old, new=new) if (old or new) else None,
+            "assignee": assignee,
+        }
+        fields.update(extra)
+        return SyncMessage(**fields)
+
+    def run(self, message: SyncMessage | str, dequeue_count: int = 1) -> None:
+        body = message if isinstance(message, str) else message.encode()
+        SyncStatus.main(
+            func_queue.QueueMessage(
+                id=f"m{next(_ids)}", body=body.encode(), dequeue_count=dequeue_count
+            )
+        )
+
+    def audit(self, work_item: int | None = None) -> list[dict]:
+        return AuditLog(self.env.storage()).read(self.id, work_item)
+
+    def link_row(self, work_item: int, org: str, issue_id: str):
+        return next(
+            link
+            for link in self.registry.links_for_work_item(self.id, work_item)
+            if (link.sentry_org, link.issue_id) == (org, issue_id)
+        )
+
+
+@pytest.fixture
+def world(app_env, register, registry, rsps, waits):
+    return World(app_env, register, registry, rsps)
+
+
+def to(email: str | None) -> AssigneeTransition:
+    return AssigneeTransition(
+        new=Person(display_name="X", unique_name=email, email=email) if email else None
+    )
+
+
+# -- status rules through main() ------------------------------------------------------------
+
+
+def test_moving_into_done_resolves(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(old="Active", new="Closed"))
+    assert [(c.method, c.body) for c in world.acme.calls] == [
+        ("GET", None),
+        ("PUT", {"status": "resolved"}),
+    ]
+    assert world.acme.issues["101"]["status"] == "resolved"
+    (row,) = world.audit(5)
+    assert (row["outcome"], row["action"], row["issueId"]) == ("applied", "resolve", "101")
+    link = world.link_row(5, "acme", "101")
+    assert (link.state_rev, link.last_state) == (2, "Closed")
+
+
+def test_resolution_strategy_next_release(app_env, register, registry, rsps, waits):
+    world = World(app_env, register, registry, rsps, resolution="resolvedInNextRelease")
+    world.link(5, world.acme, "101")
+    world.run(world.message(old="Active", new="Resolved"))
+    assert world.acme.writes[0].body == {"status": "resolvedInNextRelease"}
+
+
+def test_moving_out_of_done_reopens(world):
+    world.link(5, world.acme, "101", status="resolved")
+    world.run(world.message(old="Closed", new="Active"))
+    assert world.acme.writes[0].body == {"status": "unresolved"}
+    assert world.acme.issues["101"]["status"] == "unresolved"
+
+
+def test_created_directly_in_done_resolves(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(old=None, new="Closed"))
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "status", "reason"),
+    [
+        ("New", "Active", "resolved", "two not-done states"),
+        ("Resolved", "Closed", "unresolved", "two done states"),
+    ],
+)
+def test_moves_that_change_nothing_make_no_sentry_call(world, old, new, status, reason):
+    world.link(5, world.acme, "101", status=status)
+    world.run(world.message(old=old, new=new))
+    assert world.acme.calls == []
+    (row,) = world.audit(5)
+    assert row["outcome"] == "skipped"
+    assert reason in row["reason"]
+    assert world.link_row(5, "acme", "101").state_rev == 2
+
+
+def test_removed_category_changes_nothing(world):
+    world.ado.states = {
+        "count": 3,
+        "value": [
+            {"name": "Active", "category": "InProgress"},
+            {"name": "Closed", "category": "Completed"},
+            {"name": "Removed", "category": "Removed"},
+        ],
+    }
+    world.link(5, world.acme, "101", status="resolved")
+    world.run(world.message(old="Closed", new="Removed"))
+    assert world.acme.calls == []
+    assert "Removed-category" in world.audit(5)[0]["reason"]
+
+
+@pytest.mark.parametrize("status", ["ignored", "archived"])
+def test_ignored_or_archived_issues_are_left_alone(world, status):
+    world.link(5, world.acme, "101", status=status)
+    world.run(world.message(old="Active", new="Closed"))
+    assert world.acme.writes == []
+    (row,) = world.audit(5)
+    assert row["outcome"] == "skipped"
+    assert f"issue is {status}" in row["reason"]
+
+
+def test_issue_already_in_target_status_gets_no_write(world):
+    world.link(5, world.acme, "101", status="resolved")
+    world.run(world.message(old="Active", new="Closed"))
+    assert [c.method for c in world.acme.calls] == ["GET"]
+    assert "already resolved" in world.audit(5)[0]["reason"]
+
+
+# -- done-states -----------------------------------------------------------------------------
+
+
+def test_explicit_done_states_need_no_azure_devops_call(world):
+    world.registry.set_done_states(world.id, "Fabrikam", "Bug", ["Active"])
+    world.link(5, world.acme, "101")
+    world.run(world.message(old="New", new="Active"))
+    assert world.ado.calls == []
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+def test_explicit_wildcard_mapping(world):
+    world.registry.set_done_states(world.id, "*", "*", ["Shipped"])
+    world.link(5, world.acme, "101")
+    world.run(world.message(old="Closed", new="Shipped"))  # Closed is not done here
+    assert world.ado.calls == []
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+def test_states_are_read_once_per_project_and_type(world):
+    for work_item in range(1, 11):
+        world.link(work_item, world.acme, str(100 + work_item))
+        world.run(world.message(work_item=work_item, old="Active", new="Closed"))
+    assert len(world.ado.calls) == 1
+    assert "/Bug/states" in world.ado.calls[0].path
+    # A new process (empty memory cache) still finds them in Table Storage.
+    forget_cached_states()
+    world.link(11, world.acme, "111")
+    world.run(world.message(work_item=11, old="Active", new="Closed"))
+    assert len(world.ado.calls) == 1
+
+
+def test_missing_type_is_read_from_the_work_item(world):
+    world.ado.work_items[5] = {"System.WorkItemType": "Bug", "System.TeamProject": "Fabrikam"}
+    world.link(5, world.acme, "101")
+    world.run(world.message(work_item_type=None, project_id=None, project_name=None))
+    assert [c.path.split("?")[0] for c in world.ado.calls] == [
+        "/contoso/_apis/wit/workitems/5",
+        "/contoso/Fabrikam/_apis/wit/workitemtypes/Bug/states",
+    ]
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+@pytest.mark.parametrize(
+    ("failures", "waited"),
+    [
+        ([(429, {"Retry-After": "7"})], [7.0]),
+        ([(503, {}), (500, {})], None),
+        ([("timeout", {})], None),
+    ],
+    ids=["429-retry-after", "5xx", "timeout"],
+)
+def test_azure_devops_transient_failures_are_retried_within_budget(world, waits, failures, waited):
+    world.ado.failures.extend(failures)
+    world.link(5, world.acme, "101")
+    world.run(world.message())
+    assert len(world.ado.calls) == len(failures) + 1
+    if waited:
+        assert waits == waited
+    else:
+        assert len(waits) == len(failures)
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [(429, {"Retry-After": "3600"}), (500, {}), ("timeout", {}), (401, {})],
+    ids=["429-long", "5xx-persistent", "timeout-persistent", "401"],
+)
+def test_azure_devops_failure_never_guesses(world, waits, failure):
+    world.ado.failures.extend([failure] * 10)
+    world.link(5, world.acme, "101")
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert world.acme.calls == []
+    assert world.link_row(5, "acme", "101").state_rev == 0
+    (row,) = world.audit(5)
+    assert (row["outcome"], row["reason"]) == ("failed", "could not read the done-states")
+    if failure[0] == 401:
+        assert len(world.ado.calls) == 1  # never retried
+    # Fixed, and the wait Azure DevOps asked for is over: the retry applies it.
+    world.ado.failures.clear()
+    waits.advance(3600)
+    world.run(world.message(), dequeue_count=2)
+    assert world.acme.writes[0].body == {"status": "resolved"}
+
+
+# -- assignee --------------------------------------------------------------------------------
+
+
+def test_assignee_becomes_the_sentry_member_with_that_email(world):
+    world.acme.members["priya@contoso.com"] = "42"
+    world.link(5, world.acme, "101")
+    world.run(world.message(old=None, new=None, assignee=to("priya@contoso.com")))
+    assert world.acme.writes[0].body == {"assignedTo": "user:42"}
+    assert world.ado.calls == []  # no state change, no states lookup
+    link = world.link_row(5, "acme", "101")
+    assert (link.assignee_rev, link.state_rev) == (2, 0)
+
+
+def test_state_and_assignee_in_one_write(world):
+    world.acme.members["priya@contoso.com"] = "42"
+    world.link(5, world.acme, "101")
+    world.run(world.message(assignee=to("priya@contoso.com")))
+    assert [c.method for c in world.acme.calls] == ["GET", "GET", "PUT"]
+    assert world.acme.writes[0].body == {"status": "resolved", "assignedTo": "user:42"}
+    assert world.audit(5)[0]["action"] == "resolve+assign"
+
+
+def test_cleared_assignee_unassigns(world):
+    world.link(5, world.acme, "101", assignee="42")
+    world.run(world.message(old=None, new=None, assignee=to(None)))
+    assert world.acme.writes[0].body == {"assignedTo": ""}
+    assert world.acme.issues["101"]["assignee"] is None
+
+
+def test_member_not_found_is_recorded_without_retry(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(old=None, new=None, assignee=to("nobody@contoso.com")))
+    assert world.acme.writes == []
+    (row,) = world.audit(5)
+    assert row["outcome"] == "skipped"
+    assert "no Sentry member with email nobody@contoso.com" in row["reason"]
+    assert world.link_row(5, "acme", "101").assignee_rev == 2
+
+
+def test_member_lookups_are_cached(world):
+    world.acme.members["priya@contoso.com"] = "42"
+    world.link(5, world.acme, "101")
+    world.link(6, world.acme, "102")
+    world.run(world.message(work_item=5, old=None, new=None, assignee=to("priya@contoso.com")))
+    world.run(world.message(work_item=6, old=None, new=None, assignee=to("priya@contoso.com")))
+    assert sum(1 for c in world.acme.calls if "/members/" in c.path) == 1
+
+
+# -- several issues, several Sentry organizations ----------------------------------------------
+
+
+def test_one_change_reaches_every_linked_issue_in_each_organization(world):
+    world.link(5, world.acme, "101")
+    world.link(5, world.acme, "102")
+    world.link(5, world.beta, "201")
+    world.run(world.message())
+    assert {c.path for c in world.acme.writes} == {
+        "/api/0/organizations/acme/issues/101/",
+        "/api/0/organizations/acme/issues/102/",
+    }
+    assert [c.path for c in world.beta.writes] == ["/api/0/organizations/beta/issues/201/"]
+
+
+def test_a_failing_organization_neither_blocks_nor_repeats_the_other(world):
+    world.link(5, world.acme, "101")
+    world.link(5, world.beta, "201")
+    world.beta.failures.extend([(500, {})] * 10)
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert len(world.acme.writes) == 1
+    assert world.beta.issues["201"]["status"] == "unresolved"
+    outcomes = {(row["sentryOrg"], row["outcome"]) for row in world.audit(5)}
+    assert outcomes == {("acme", "applied"), ("beta", "failed")}
+
+    world.beta.failures.clear()
+    world.run(world.message(), dequeue_count=2)
+    assert len(world.acme.writes) == 1  # not repeated
+    assert world.acme.calls[-1].method == "PUT"  # and not even read again
+    assert world.beta.issues["201"]["status"] == "resolved"
+
+
+# -- Sentry failures ----------------------------------------------------------------------------
+
+
+def test_sentry_429_waits_as_asked(world, waits):
+    world.link(5, world.acme, "101")
+    world.acme.failures.append((429, {"Retry-After": "2"}))
+    world.run(world.message())
+    assert waits == [2.0]
+    assert world.acme.issues["101"]["status"] == "resolved"
+
+
+def test_sentry_429_with_rate_limit_reset(world, waits):
+    import time
+
+    world.link(5, world.acme, "101")
+    world.acme.failures.append((429, {"X-Sentry-Rate-Limit-Reset": str(int(time.time()) + 5)}))
+    world.run(world.message())
+    assert len(waits) == 1
+    assert 3.0 <= waits[0] <= 5.0
+    assert world.acme.issues["101"]["status"] == "resolved"
+
+
+def test_sentry_5xx_is_retried_within_budget(world, waits):
+    world.link(5, world.acme, "101")
+    world.acme.failures.extend([(502, {}), (503, {})])
+    world.run(world.message())
+    assert len(waits) == 2
+    assert world.acme.issues["101"]["status"] == "resolved"
+
+
+def test_sentry_403_fails_the_message_for_a_retry(world):
+    world.link(5, world.acme, "101")
+    world.acme.failures.append((403, {}))
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert len(world.acme.calls) == 1  # not retried in the same run
+    row = world.audit(5)[0]
+    assert (row["outcome"], row["error"]) == ("failed", "ApiAuthError")
+    link = world.link_row(5, "acme", "101")
+    assert link.state_rev == 0
+    # The lease was released, so the retry can proceed at once.
+    world.run(world.message(), dequeue_count=2)
+    assert world.acme.issues["101"]["status"] == "resolved"
+
+
+def test_deleted_sentry_issue_is_skipped_for_good(world):
+    world.registry.add_link(world.id, 5, "acme", "999")  # no such issue in Sentry
+    world.run(world.message())
+    (row,) = world.audit(5)
+    assert (row["outcome"], row["reason"]) == ("skipped", "Sentry issue not found")
+    assert world.link_row(5, "acme", "999").state_rev == 2
+
+
+def test_missing_token_setting_fails_for_a_retry(world, monkeypatch):
+    monkeypatch.delenv("SENTRY_TOKEN_ACME")
+    world.link(5, world.acme, "101")
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert world.audit(5)[0]["error"] == "ConfigurationError"
+
+
+# -- duplicates, order, poison -------------------------------------------------------------------
+
+
+def test_duplicate_and_older_messages_change_nothing(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(rev=3, old="Active", new="Closed"))
+    world.run(world.message(rev=3, old="Active", new="Closed"))
+    world.run(world.message(rev=2, old="New", new="Active"))
+    assert len(world.acme.writes) == 1
+    assert world.acme.issues["101"]["status"] == "resolved"
+    reasons = [row["reason"] for row in world.audit(5)]
+    assert reasons[:2] == ["revision already applied", "revision already applied"]
+
+
+def test_skipped_revisions_are_judged_from_the_last_applied_state(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(rev=2, old="New", new="Closed"))  # resolve
+    # rev 3 (Closed -> Active) is lost or late; rev 4 is Active -> New.
+    world.run(world.message(rev=4, old="Active", new="New"))
+    assert world.acme.issues["101"]["status"] == "unresolved"
+    world.run(world.message(rev=3, old="Closed", new="Active"))
+    assert [c.body for c in world.acme.writes] == [{"status": "resolved"}, {"status": "unresolved"}]
+
+
+def test_unreadable_message_goes_straight_to_poison(world):
+    world.run("{this is not a sync message")
+    (poisoned,) = PoisonQueue(world.env.storage()).peek()
+    assert poisoned.text == "{this is not a sync message"
+
+
+def test_last_attempt_parks_the_message_in_poison_and_replay_applies_it_once(world, monkeypatch):
+    world.link(5, world.acme, "101")
+    world.link(5, world.beta, "201")
+    world.beta.failures.extend([(500, {})] * 100)
+    message = world.message()
+    for attempt in range(1, 5):
+        with pytest.raises(RetryLater):
+            world.run(message, dequeue_count=attempt)
+    world.run(message, dequeue_count=5)  # the last attempt: parked, not raised
+
+    poison = PoisonQueue(world.env.storage())
+    (parked,) = poison.peek()
+    assert SyncMessage.decode(parked.text) == message
+    assert world.audit(5)[0]["outcome"] == "poisoned"
+    assert len(world.acme.writes) == 1
+
+    world.beta.failures.clear()
+    replayed = poison.replay()
+    assert replayed == [parked.id]
+    assert poison.peek() == []
+    (queued,) = world.env.queued()
+    world.run(SyncMessage.model_validate(queued))
+    world.run(SyncMessage.model_validate(queued))  # a duplicate replay changes nothing
+    assert len(world.acme.writes) == 1
+    assert len(world.beta.writes) == 1
+    assert world.beta.issues["201"]["status"] == "resolved"
+
+
+def test_unknown_or_removed_integration_is_audited_and_dropped(world):
+    world.link(5, world.acme, "101")
+    world.registry.remove_integration(world.id)
+    world.run(world.message())
+    assert world.acme.calls == []
+    assert "was removed" in world.audit(5)[0]["reason"]
+
+
+def test_concurrent_run_cannot_apply_the_same_link_twice(world):
+    from shared.sync import Syncer
+
+    world.link(5, world.acme, "101")
+    storage = world.env.storage()
+    message = world.message()
+    stale = world.registry.links_for_work_item(world.id, 5)
+
+    # Another instance read the same link version and now claims it.
+    original = world.registry.links_for_work_item
+    world.run(message)  # the first run applies and moves the watermark
+    syncer = Syncer(storage)
+    syncer._registry.links_for_work_item = lambda *_: stale  # type: ignore[method-assign]
+    with pytest.raises(RetryLater):
+        syncer.apply(message, 1)
+    assert len(world.acme.writes) == 1
+    assert original(world.id, 5)[0].state_rev == 2
+    assert world.audit(5)[0]["error"] == "LinkBusy"
+
+
+def test_webhook_message_flows_into_sync(world):
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    payload["resourceContainers"]["collection"]["id"] = world.id
+    payload["resource"]["fields"]["System.State"] = {"oldValue": "Active", "newValue": "Closed"}
+    world.link(13, world.acme, "101")
+    assert http_post(payload, basic_auth(world.integration.secret)).status_code == 202
+    (queued,) = world.env.queued()
+    world.run(SyncMessage.model_validate(queued))
+    assert world.acme.issues["101"]["status"] == "resolved"
+    assert world.ado.calls[0].path.startswith(
+        "/contoso/" + payload["resourceContainers"]["project"]["id"]
+    )
+    assert ADO_BASE.startswith("https://dev.azure.com/")
