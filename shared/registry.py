@@ -181,6 +181,8 @@ class Link:
     state_rev: int = 0
     assignee_rev: int = 0
     last_state: str | None = None
+    cross_rev: int = 0
+    cross_done: bool | None = None
     lease_until: datetime | None = None
     created_at: datetime | None = None
     etag: str | None = None
@@ -262,6 +264,8 @@ def _link_from(entity: Any) -> Link:
         state_rev=int(entity.get("StateRev", 0) or 0),
         assignee_rev=int(entity.get("AssigneeRev", 0) or 0),
         last_state=entity.get("LastState") or None,
+        cross_rev=int(entity.get("CrossRev", 0) or 0),
+        cross_done=entity.get("CrossDone"),
         lease_until=entity.get("LeaseUntil"),
         created_at=entity.get("CreatedAt"),
         etag=getattr(entity, "metadata", {}).get("etag"),

@@ -4,6 +4,8 @@
   moving from done to not-done reopens them; not-done -> not-done, done -> done and moves into a
   Removed-category state change nothing. An issue that is ignored/archived (or being
   reprocessed or deleted) is left alone, and one already in the target status gets no write.
+* order: revisions arrive in any order, some twice. ``status_step`` folds one revision into a
+  link's ``StatusMemory`` so that every order ends where in-order processing ends.
 * assignee: the Sentry member with the work item assignee's email; cleared -> unassign.
 """
 
@@ -76,6 +78,61 @@ def status_action(old_state: str | None, new_state: str | None, states: StateSet
     if new_done:
         return Decision(StatusAction.NONE, "moved between two done states")
     return Decision(StatusAction.NONE, "moved between two not-done states")
+
+
+@dataclass(frozen=True)
+class StatusMemory:
+    """What a link remembers of the work item's revisions, whatever order they came in.
+
+    ``rev``/``state``: the newest revision seen and its state. ``cross_rev``/``cross_done``:
+    the newest revision that moved between not-done and done, and whether it moved into done.
+    In order, every such move asks for a write; out of order, the newest one decides.
+    """
+
+    rev: int = 0
+    state: str | None = None
+    cross_rev: int = 0
+    cross_done: bool | None = None
+
+    @property
+    def target(self) -> bool | None:
+        """True: Sentry should be resolved; False: unresolved; None: no move asked anything."""
+        return self.cross_done if self.cross_rev else None
+
+
+def status_step(
+    memory: StatusMemory, rev: int, old: str | None, new: str | None, states: StateSet
+) -> tuple[StatusMemory, Decision]:
+    """Fold revision ``rev`` (a move from ``old`` to ``new``) into ``memory``.
+
+    In order this is ``status_action``. Out of order, a revision older than the newest move
+    across done/not-done changes nothing, and one newer asks for its own direction; so every
+    delivery order ends in the state in-order processing ends in (an Active -> Resolved that
+    arrives after Resolved -> Closed still resolves).
+    """
+    if rev == memory.rev:
+        return memory, Decision(StatusAction.NONE, "revision already applied")
+    own = status_action(old, new, states)
+    newer = rev > memory.rev
+    after = StatusMemory(
+        rev=max(rev, memory.rev),
+        state=new if newer else memory.state,
+        cross_rev=memory.cross_rev,
+        cross_done=memory.cross_done,
+    )
+    if own.action is StatusAction.NONE or rev < memory.cross_rev:
+        reason = own.reason if newer else "older revision; changes nothing now"
+        return after, Decision(StatusAction.NONE, reason)
+    after = StatusMemory(
+        rev=after.rev,
+        state=after.state,
+        cross_rev=rev,
+        cross_done=own.action is StatusAction.RESOLVE,
+    )
+    if after.target == memory.target:
+        return after, Decision(StatusAction.NONE, f"{own.reason}, as already applied")
+    reason = own.reason if newer else f"{own.reason} (revision {rev} arrived out of order)"
+    return after, Decision(own.action, reason)
 
 
 def status_change(

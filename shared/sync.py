@@ -39,7 +39,14 @@ from shared.log import log_event
 from shared.messages import SyncMessage
 from shared.payloads import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.registry import Integration, Link, Registry
-from shared.rules import StateSet, StatusAction, assignee_change, status_action, status_change
+from shared.rules import (
+    StateSet,
+    StatusAction,
+    StatusMemory,
+    assignee_change,
+    status_change,
+    status_step,
+)
 from shared.settings import max_dequeue_count
 from shared.storage import LINKS, Storage, get_storage, storage_errors
 
@@ -61,6 +68,15 @@ class _Work:
     link: Link
     state_due: bool
     assignee_due: bool
+
+
+def _memory(link: Link) -> StatusMemory:
+    return StatusMemory(
+        rev=link.state_rev,
+        state=link.last_state,
+        cross_rev=link.cross_rev,
+        cross_done=link.cross_done,
+    )
 
 
 def handle_queue_message(text: str, dequeue_count: int, storage: Storage | None = None) -> None:
@@ -94,7 +110,8 @@ class Syncer:
         work = [
             _Work(
                 link,
-                state_due=message.state is not None and message.rev > link.state_rev,
+                # Older revisions still count for the status (see rules.status_step).
+                state_due=message.state is not None and message.rev != link.state_rev,
                 assignee_due=message.assignee is not None and message.rev > link.assignee_rev,
             )
             for link in links
@@ -144,14 +161,15 @@ class Syncer:
         if not item.state_due and not item.assignee_due:
             self._record(message, SKIPPED, "none", "revision already applied", link=link)
             return
-        decision = None
+        memory, decision = _memory(link), None
         if item.state_due:
             assert message.state is not None and states is not None
-            old = link.last_state if link.state_rev > 0 else message.state.old
-            decision = status_action(old, message.state.new, states)
+            memory, decision = status_step(
+                memory, message.rev, message.state.old, message.state.new, states
+            )
         if not item.assignee_due and decision is not None and decision.action is StatusAction.NONE:
-            # Nothing for Sentry: move the watermark and we are done, with no API call.
-            self._commit(link, message, item, link.etag)
+            # Nothing for Sentry: remember the revision and we are done, with no API call.
+            self._commit(link, message, item, memory, link.etag)
             self._record(message, SKIPPED, "none", decision.reason, link=link)
             return
 
@@ -164,7 +182,7 @@ class Syncer:
             try:
                 issue = client.get_issue(org.slug, link.issue_id)
             except ApiNotFound:
-                self._commit(link, message, item, etag)
+                self._commit(link, message, item, memory, etag)
                 self._record(message, SKIPPED, "none", "Sentry issue not found", link=link)
                 return
             changes: dict[str, Any] = {}
@@ -192,7 +210,7 @@ class Syncer:
                     outcome, error = FAILED, exc
             else:
                 outcome = SKIPPED
-            self._commit(link, message, item, etag)
+            self._commit(link, message, item, memory, etag)
         except BaseException:
             self._release(link, etag)
             raise
@@ -249,12 +267,21 @@ class Syncer:
             # The lease runs out by itself; retries wait for it at worst.
             log_event("sync.release_failed", logging.WARNING, error=type(exc).__name__)
 
-    def _commit(self, link: Link, message: SyncMessage, item: _Work, etag: str | None) -> None:
+    def _commit(
+        self,
+        link: Link,
+        message: SyncMessage,
+        item: _Work,
+        memory: StatusMemory,
+        etag: str | None,
+    ) -> None:
         changes: dict[str, Any] = {"LeaseUntil": datetime.fromtimestamp(0, UTC)}
         if item.state_due:
-            assert message.state is not None
-            changes["StateRev"] = message.rev
-            changes["LastState"] = message.state.new or ""
+            changes["StateRev"] = memory.rev
+            changes["LastState"] = memory.state or ""
+            if memory.cross_done is not None:
+                changes["CrossRev"] = memory.cross_rev
+                changes["CrossDone"] = memory.cross_done
         if item.assignee_due:
             changes["AssigneeRev"] = message.rev
         self._write_link(link, changes, etag)

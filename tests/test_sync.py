@@ -443,17 +443,27 @@ def test_duplicate_and_older_messages_change_nothing(world):
     assert len(world.acme.writes) == 1
     assert world.acme.issues["101"]["status"] == "resolved"
     reasons = [row["reason"] for row in world.audit(5)]
-    assert reasons[:2] == ["revision already applied", "revision already applied"]
+    assert reasons[:2] == ["older revision; changes nothing now", "revision already applied"]
 
 
-def test_skipped_revisions_are_judged_from_the_last_applied_state(world):
+def test_a_late_revision_counts_when_it_is_the_newest_move_across_done(world):
     world.link(5, world.acme, "101")
     world.run(world.message(rev=2, old="New", new="Closed"))  # resolve
-    # rev 3 (Closed -> Active) is lost or late; rev 4 is Active -> New.
+    # rev 3 (Closed -> Active) is late; rev 4 (Active -> New) alone asks nothing.
     world.run(world.message(rev=4, old="Active", new="New"))
-    assert world.acme.issues["101"]["status"] == "unresolved"
+    assert world.acme.issues["101"]["status"] == "resolved"
     world.run(world.message(rev=3, old="Closed", new="Active"))
+    assert world.acme.issues["101"]["status"] == "unresolved"
+    assert "out of order" in world.audit(5)[0]["reason"]
     assert [c.body for c in world.acme.writes] == [{"status": "resolved"}, {"status": "unresolved"}]
+
+
+def test_agile_bug_resolved_then_closed_delivered_backwards_still_resolves(world):
+    world.link(5, world.acme, "101")
+    world.run(world.message(rev=3, old="Resolved", new="Closed"))
+    assert world.acme.writes == []
+    world.run(world.message(rev=2, old="Active", new="Resolved"))
+    assert world.acme.issues["101"]["status"] == "resolved"
 
 
 def test_unreadable_message_goes_straight_to_poison(world):
