@@ -13,9 +13,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from shared.errors import SyncError
+from shared.audit import AuditLog
+from shared.errors import InvalidInput, SyncError
+from shared.poison import PoisonQueue
 from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
-from shared.storage import get_storage
+from shared.storage import Storage, get_storage
 
 
 def _print_json(value: Any, out: TextIO) -> None:
@@ -68,6 +70,10 @@ def _integration(args: argparse.Namespace, registry: Registry, out: TextIO) -> N
             args.id, slug=args.org, base_url=args.base_url, token_setting=args.token_setting
         )
         _print_json(org.to_public(), out)
+    elif args.action == "done-states":
+        states = [s for s in (args.states or "").split(",") if s.strip()]
+        integration = registry.set_done_states(args.id, args.project, args.type, states)
+        _print_json([m.to_public() for m in integration.done_states], out)
     elif args.action == "sentry-remove":
         registry.remove_sentry_org(args.id, args.org)
         out.write(f"Sentry organization {args.org} removed from integration {args.id}.\n")
@@ -92,6 +98,41 @@ def _link(args: argparse.Namespace, registry: Registry, out: TextIO) -> None:
         else:
             links = registry.list_links(args.id)
         _print_json([link.to_public() for link in links], out)
+
+
+def _poison(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    queue = PoisonQueue(storage)
+    if args.action == "list":
+        _print_json(
+            [
+                {
+                    "id": m.id,
+                    "inserted": m.inserted,
+                    "message": _summary(m.text),
+                }
+                for m in queue.peek()
+            ],
+            out,
+        )
+    else:
+        replayed = queue.replay(set(args.message_id) if args.message_id else None)
+        out.write(f"Replayed {len(replayed)} message(s) onto {storage.settings.sync_queue}.\n")
+
+
+def _summary(text: str) -> Any:
+    """A poison message as JSON when it is one (it holds ids and states, never secrets)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text[:500]
+
+
+def _audit(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    integration = Registry(storage).get_integration(args.id)
+    work_item = check_work_item_id(args.work_item) if args.work_item is not None else None
+    if not 1 <= args.limit <= 1000:
+        raise InvalidInput("--limit must be between 1 and 1000")
+    _print_json(AuditLog(storage).read(integration.id, work_item, args.limit), out)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
     sentry_add.add_argument(
         "--token-setting", required=True, help="name of the app setting holding the Sentry token"
     )
+    done = actions.add_parser(
+        "done-states",
+        help="set which states count as done for a project and type (empty --states clears)",
+    )
+    done.add_argument("id", help="collection id")
+    done.add_argument("--project", required=True, help="project name or id, or * for any")
+    done.add_argument("--type", required=True, help="work item type, or * for any")
+    done.add_argument("--states", default="", help="comma-separated state names, e.g. Done,Closed")
     sentry_remove = actions.add_parser("sentry-remove", help="remove a Sentry organization")
     sentry_remove.add_argument("id", help="collection id")
     sentry_remove.add_argument("--org", required=True, help="Sentry organization slug")
@@ -146,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
     link_list.add_argument("--work-item", help="only this work item's issues")
     link_list.add_argument("--org", help="Sentry organization slug (with --issue)")
     link_list.add_argument("--issue", help="only this Sentry issue's work items")
+
+    poison = groups.add_parser("poison", help="messages SyncStatus gave up on")
+    poison_actions = poison.add_subparsers(dest="action", required=True)
+    poison_actions.add_parser("list", help="show up to 32 poison messages")
+    replay = poison_actions.add_parser("replay", help="put poison messages back on the queue")
+    replay.add_argument("--message-id", action="append", help="only this message (repeatable)")
+
+    audit = groups.add_parser("audit", help="the decisions SyncStatus made, newest first")
+    audit.add_argument("id", help="collection id")
+    audit.add_argument("--work-item", help="only this work item")
+    audit.add_argument("--limit", type=int, default=50, help="at most this many rows (50)")
     return parser
 
 
@@ -155,11 +215,15 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        registry = Registry(get_storage())
+        storage = get_storage()
         if args.group == "integration":
-            _integration(args, registry, out)
+            _integration(args, Registry(storage), out)
+        elif args.group == "link":
+            _link(args, Registry(storage), out)
+        elif args.group == "poison":
+            _poison(args, storage, out)
         else:
-            _link(args, registry, out)
+            _audit(args, storage, out)
     except (SyncError, argparse.ArgumentTypeError) as exc:
         err.write(f"error: {exc}\n")
         return 1

@@ -262,3 +262,52 @@ def test_usage_error_exits_2(app_env):
     with pytest.raises(SystemExit) as stopped:
         cli.main(["integration"], out=io.StringIO(), err=io.StringIO())
     assert stopped.value.code == 2
+
+
+def test_done_states_set_show_and_clear(app_env, added):
+    code, out, err = run(
+        "integration", "done-states", COLLECTION, "--project", "Phoenix", "--type", "User Story",
+        "--states", "Closed, Accepted",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out) == [
+        {"project": "Phoenix", "type": "User Story", "states": ["Closed", "Accepted"]}
+    ]
+    run("integration", "done-states", COLLECTION, "--project", "*", "--type", "*", "--states", "Done")
+    shown = json.loads(run("integration", "show", COLLECTION)[1])
+    assert len(shown["doneStates"]) == 2
+    run("integration", "done-states", COLLECTION, "--project", "phoenix", "--type", "user story")
+    shown = json.loads(run("integration", "show", COLLECTION)[1])
+    assert shown["doneStates"] == [{"project": "*", "type": "*", "states": ["Done"]}]
+    code, _, err = run("integration", "done-states", COLLECTION, "--project", " ", "--type", "Bug")
+    assert code == 1
+    assert "give a project" in err
+
+
+def test_poison_list_replay_and_audit(app_env, added):
+    from shared.messages import SyncMessage
+    from shared.storage import get_storage
+
+    storage = get_storage()
+    message = SyncMessage(integration_id=COLLECTION, work_item_id=13, rev=2)
+    storage.poison_queue.send_message(message.encode())
+    storage.poison_queue.send_message("not json at all")
+
+    code, out, _ = run("poison", "list")
+    assert code == 0
+    listed = json.loads(out)
+    assert [m["message"] for m in listed] == [
+        {"v": 1, "integrationId": COLLECTION, "workItemId": 13, "rev": 2, "delivery": {}},
+        "not json at all",
+    ]
+    code, out, _ = run("poison", "replay", "--message-id", listed[0]["id"])
+    assert code == 0
+    assert "Replayed 1 message(s)" in out
+    assert [m["workItemId"] for m in app_env.queued()] == [13]
+    assert [m["message"] for m in json.loads(run("poison", "list")[1])] == ["not json at all"]
+
+    code, out, _ = run("audit", COLLECTION, "--work-item", "13")
+    assert (code, json.loads(out)) == (0, [])
+    code, _, err = run("audit", COLLECTION, "--limit", "0")
+    assert code == 1
+    assert "--limit" in err

@@ -541,3 +541,91 @@ def test_webhook_message_flows_into_sync(world):
         "/contoso/" + payload["resourceContainers"]["project"]["id"]
     )
     assert ADO_BASE.startswith("https://dev.azure.com/")
+
+
+# -- property: any shuffle and duplication ends where the newest revision points ---------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from shared.rules import StateSet, status_action  # noqa: E402
+
+_work_items = itertools.count(1000)
+BUG_STATES = StateSet.from_categories(
+    [("New", "Proposed"), ("Active", "InProgress"), ("Resolved", "Resolved"), ("Closed", "Completed")]
+)
+PEOPLE = {"ann@contoso.com": "11", "bob@contoso.com": "12"}
+
+
+@st.composite
+def revision_histories(draw):
+    count = draw(st.integers(1, 6))
+    states = draw(st.lists(st.sampled_from(["New", "Active", "Resolved", "Closed"]), min_size=count + 1, max_size=count + 1))
+    assignees = draw(
+        st.lists(st.sampled_from(["keep", None, *PEOPLE]), min_size=count, max_size=count)
+    )
+    revisions = list(range(1, count + 1))
+    order = draw(st.permutations(revisions + draw(st.lists(st.sampled_from(revisions), max_size=3))))
+    initial = draw(st.sampled_from(["unresolved", "resolved"]))
+    return states, assignees, order, initial
+
+
+def test_shuffled_and_duplicated_revisions_end_in_the_in_order_state(world):
+    world.acme.members.update(PEOPLE)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(history=revision_histories())
+    def check(history):
+        states, assignees, order, initial = history
+        work_item = next(_work_items)
+        issue_id = str(work_item)
+        world.link(work_item, world.acme, issue_id, status=initial)
+
+        def message(rev):
+            old, new = states[rev - 1], states[rev]
+            assignee = assignees[rev - 1]
+            return world.message(
+                work_item=work_item,
+                rev=rev,
+                old=old if old != new else None,
+                new=new if old != new else None,
+                assignee=None if assignee == "keep" else to(assignee),
+            )
+
+        for rev in order:
+            world.run(message(rev))
+
+        # The in-order oracle, from the plain rules alone.
+        status, assignee = initial, None
+        for rev in range(1, len(states)):
+            action = status_action(states[rev - 1], states[rev], BUG_STATES).action.value
+            if states[rev - 1] != states[rev] and action != "none":
+                status = "resolved" if action == "resolve" else "unresolved"
+            if assignees[rev - 1] != "keep":
+                assignee = PEOPLE.get(assignees[rev - 1]) if assignees[rev - 1] else None
+        issue = world.acme.issues[issue_id]
+        assert issue["status"] == status
+        assert issue["assignee"] == assignee
+        writes = [c.body for c in world.acme.writes if c.path.endswith(f"/{issue_id}/")]
+        assert all(a != b for a, b in itertools.pairwise(writes)), writes
+
+    check()
+
+
+def test_cli_audit_shows_the_decisions(world):
+    import io
+    import json
+
+    from shared import cli
+
+    world.link(5, world.acme, "101")
+    world.run(world.message(rev=2, old="Active", new="Closed"))
+    world.run(world.message(rev=2, old="Active", new="Closed"))
+    out = io.StringIO()
+    assert cli.main(["audit", world.id, "--work-item", "5"], out=out, err=io.StringIO()) == 0
+    rows = json.loads(out.getvalue())
+    assert [(r["outcome"], r["action"], r["reason"]) for r in rows] == [
+        ("skipped", "none", "revision already applied"),
+        ("applied", "resolve", "moved from not-done into a done state: resolve (resolved)"),
+    ]
+    assert rows[1]["sentryOrg"] == "acme" and rows[1]["issueId"] == "101"
