@@ -6,13 +6,56 @@ Outgoing calls go only to the integration's base URL, never to a URL from a payl
 from __future__ import annotations
 
 import base64
-from urllib.parse import quote
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.http import ApiClient, ApiRejected, RetryPolicy
+from shared.http import ApiClient, ApiNotFound, ApiRejected, RetryPolicy
+from shared.payloads import FIELD_ID, FIELD_TITLE
 
 API_VERSION = "7.1"
+# Search infoCodes meaning the index cannot answer yet: being reindexed, indexing not started,
+# account being onboarded.
+INDEX_NOT_READY = frozenset({1, 2, 6})
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    hits: list[tuple[int, str]]
+    index_ready: bool
+
+
+class _SearchResult(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    fields: dict[str, object] = {}
+
+
+class _SearchResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    results: list[_SearchResult] = []
+    info_code: int = Field(0, alias="infoCode")
+
+
+class _WiqlItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+
+
+class _WiqlResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    work_items: list[_WiqlItem] = Field(default_factory=list, alias="workItems")
+
+
+class _BatchItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: int | None = None
+    fields: dict[str, object] = {}
+
+
+class _BatchResponse(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    value: list[_BatchItem | None] = []
 
 
 class WorkItemState(BaseModel):
@@ -58,9 +101,89 @@ class AzureDevOpsClient(ApiClient):
 
     def work_item_fields(self, work_item_id: int, fields: list[str]) -> dict[str, object]:
         """Selected fields of one work item (flat values)."""
+        return self._fields(f"_apis/wit/workitems/{int(work_item_id)}", fields)
+
+    def work_item_title(self, work_item_id: int, project: str | None = None) -> str | None:
+        """The title of one work item, or None if it does not exist (or is not visible)."""
+        prefix = f"{quote(project, safe='')}/" if project else ""
+        try:
+            fields = self._fields(f"{prefix}_apis/wit/workitems/{int(work_item_id)}", [FIELD_TITLE])
+        except ApiNotFound:
+            return None
+        return str(fields.get(FIELD_TITLE) or "")
+
+    def search_work_items(self, text: str, project: str | None, top: int) -> SearchOutcome:
+        """Full-text work item search (on the search host: ``almsearch.dev.azure.com``)."""
+        prefix = f"{quote(project, safe='')}/" if project else ""
+        response = self.request(
+            "POST",
+            f"{prefix}_apis/search/workitemsearchresults",
+            idempotent=True,  # a search changes nothing
+            params={"api-version": API_VERSION},
+            json={"searchText": text, "$top": top, "$skip": 0, "includeFacets": False},
+        )
+        try:
+            answer = _SearchResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the search request") from None
+        if answer.info_code in INDEX_NOT_READY:
+            return SearchOutcome(hits=[], index_ready=False)
+        hits = []
+        for result in answer.results:
+            # Search answers with lower-case field names and string values.
+            item_id = str(result.fields.get("system.id", ""))
+            if item_id.isdigit():
+                hits.append((int(item_id), str(result.fields.get("system.title") or "")))
+        return SearchOutcome(hits=hits, index_ready=True)
+
+    def search_titles_with_wiql(self, text: str, project: str | None, top: int) -> list[int]:
+        """Ids of work items whose title contains ``text``, most recently changed first."""
+        prefix = f"{quote(project, safe='')}/" if project else ""
+        where = f"[System.Title] CONTAINS {wiql_string(text)}"
+        if project:
+            where += " AND [System.TeamProject] = @project"
+        response = self.request(
+            "POST",
+            f"{prefix}_apis/wit/wiql",
+            idempotent=True,  # a query changes nothing
+            params={"$top": top, "api-version": API_VERSION},
+            json={
+                # The only user text in it went through wiql_string.
+                "query": f"SELECT [System.Id] FROM WorkItems WHERE {where} "  # noqa: S608
+                "ORDER BY [System.ChangedDate] DESC"
+            },
+        )
+        try:
+            answer = _WiqlResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the WIQL query") from None
+        return [item.id for item in answer.work_items][:top]
+
+    def titles(self, ids: list[int]) -> dict[int, str]:
+        """Titles of up to 200 work items at once (missing ones are left out)."""
+        if not ids:
+            return {}
+        response = self.request(
+            "POST",
+            "_apis/wit/workitemsbatch",
+            idempotent=True,  # a read, despite the POST
+            params={"api-version": API_VERSION},
+            json={"ids": ids[:200], "fields": [FIELD_ID, FIELD_TITLE], "errorPolicy": "omit"},
+        )
+        try:
+            answer = _BatchResponse.model_validate_json(response.content)
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the batch request") from None
+        return {
+            item.id: str(item.fields.get(FIELD_TITLE) or "")
+            for item in answer.value
+            if item is not None and item.id is not None
+        }
+
+    def _fields(self, path: str, fields: list[str]) -> dict[str, object]:
         response = self.request(
             "GET",
-            f"_apis/wit/workitems/{int(work_item_id)}",
+            path,
             idempotent=True,
             params={"fields": ",".join(fields), "api-version": API_VERSION},
         )
@@ -69,3 +192,25 @@ class AzureDevOpsClient(ApiClient):
         except (ValueError, AttributeError):
             raise ApiRejected(self.service, "unexpected answer to the work item request") from None
         return found if isinstance(found, dict) else {}
+
+
+def wiql_string(text: str) -> str:
+    """A WIQL string literal: single quotes, embedded quotes doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def search_base_url(base_url: str) -> str:
+    """Where work item search lives for an organization URL.
+
+    ``https://dev.azure.com/{org}/`` -> ``https://almsearch.dev.azure.com/{org}/``;
+    ``https://{org}.visualstudio.com/`` -> ``https://{org}.almsearch.visualstudio.com/``;
+    anything else (Azure DevOps Server) is searched on its own host.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host == "dev.azure.com":
+        return f"{parts.scheme}://almsearch.dev.azure.com{parts.path}"
+    if host.endswith(".visualstudio.com") and not host.endswith(".almsearch.visualstudio.com"):
+        org = host.removesuffix(".visualstudio.com")
+        return f"{parts.scheme}://{org}.almsearch.visualstudio.com{parts.path}"
+    return base_url

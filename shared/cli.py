@@ -70,6 +70,17 @@ def _integration(args: argparse.Namespace, registry: Registry, out: TextIO) -> N
             args.id, slug=args.org, base_url=args.base_url, token_setting=args.token_setting
         )
         _print_json(org.to_public(), out)
+    elif args.action == "update":
+        integration = registry.update_integration(
+            args.id,
+            name=args.name,
+            base_url=args.base_url,
+            pat_setting=args.pat_setting,
+            resolution=args.resolution,
+            search_url=args.search_url,
+            sentry_app_secret_setting=args.sentry_app_secret_setting,
+        )
+        _print_json(integration.to_public(), out)
     elif args.action == "done-states":
         states = [s for s in (args.states or "").split(",") if s.strip()]
         integration = registry.set_done_states(args.id, args.project, args.type, states)
@@ -152,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--pat-setting", required=True, help="name of the app setting holding the PAT")
     add.add_argument("--name", help="a label for people")
     add.add_argument("--resolution", choices=RESOLUTION_STRATEGIES, default="resolved")
+    update = actions.add_parser("update", help="change settings ('' clears optional ones)")
+    update.add_argument("id", help="collection id")
+    update.add_argument("--name")
+    update.add_argument("--base-url")
+    update.add_argument("--pat-setting")
+    update.add_argument("--resolution", choices=RESOLUTION_STRATEGIES)
+    update.add_argument(
+        "--search-url", help="work item search base URL (Azure DevOps Server with Search)"
+    )
+    update.add_argument(
+        "--sentry-app-secret-setting",
+        help="app setting holding the Sentry integration's client secret (signs search calls)",
+    )
     listing = actions.add_parser("list", help="list integrations")
     listing.add_argument("--all", action="store_true", help="include removed ones")
     for name, text in (

@@ -1,31 +1,48 @@
-"""Process-wide API clients: one per Azure DevOps organization and per Sentry organization.
+"""Process-wide API clients: one per organization, token and retry policy.
 
-Clients are keyed by base URL and token, so a rotated token gets a fresh client and sessions
-(and their connection pools and rate-limit pacing) are reused across invocations.
+Clients are keyed by base URL and token, so a rotated token gets a fresh client, and sessions
+(their connection pools and rate-limit pacing) are reused across invocations. Interactive
+calls (search, answered while a person types) get a shorter retry budget than SyncStatus.
 """
 
 from __future__ import annotations
 
 import threading
 
-from shared.azure_devops import AzureDevOpsClient
+from shared.azure_devops import AzureDevOpsClient, search_base_url
 from shared.credentials import token_from_setting
+from shared.http import RetryPolicy
 from shared.registry import Integration, SentryOrg
 from shared.sentry import SentryClient
 
+BACKGROUND = RetryPolicy()
+INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)
+
 _lock = threading.Lock()
-_azure_devops: dict[tuple[str, str], AzureDevOpsClient] = {}
+_azure_devops: dict[tuple[str, str, RetryPolicy], AzureDevOpsClient] = {}
 _sentry: dict[tuple[str, str], SentryClient] = {}
 
 
-def azure_devops_client(integration: Integration) -> AzureDevOpsClient:
-    pat = token_from_setting(integration.pat_setting)
-    key = (integration.base_url, pat)
+def _ado(base_url: str, pat_setting: str, policy: RetryPolicy) -> AzureDevOpsClient:
+    pat = token_from_setting(pat_setting)
+    key = (base_url, pat, policy)
     with _lock:
         client = _azure_devops.get(key)
         if client is None:
-            client = _azure_devops[key] = AzureDevOpsClient(integration.base_url, pat)
+            client = _azure_devops[key] = AzureDevOpsClient(base_url, pat, policy)
         return client
+
+
+def azure_devops_client(
+    integration: Integration, policy: RetryPolicy = BACKGROUND
+) -> AzureDevOpsClient:
+    return _ado(integration.base_url, integration.pat_setting, policy)
+
+
+def azure_devops_search_client(integration: Integration) -> AzureDevOpsClient:
+    """The client for work item search, which lives on its own host."""
+    base = integration.search_url or search_base_url(integration.base_url)
+    return _ado(base, integration.pat_setting, INTERACTIVE)
 
 
 def sentry_client(org: SentryOrg) -> SentryClient:

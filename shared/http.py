@@ -65,6 +65,10 @@ class ApiUnavailable(ApiError):
     retryable = True
 
 
+class ApiTimeout(ApiUnavailable):
+    """No answer within the read or connect timeout."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 4
@@ -188,7 +192,7 @@ class ApiClient:
                 allow_redirects=False,
             )
         except requests.Timeout:
-            return None, ApiUnavailable(self.service, "request timed out"), None
+            return None, ApiTimeout(self.service, "request timed out"), None
         except requests.ConnectionError:
             return None, ApiUnavailable(self.service, "could not connect"), None
         except requests.RequestException as exc:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 WORK_ITEM_UPDATED = "workitem.updated"
 FIELD_WORK_ITEM_TYPE = "System.WorkItemType"
 FIELD_TEAM_PROJECT = "System.TeamProject"
+FIELD_ID = "System.Id"
+FIELD_TITLE = "System.Title"
 
 # Limits that no real payload reaches; they keep a queue message far below its 48 KiB cap.
 MAX_STATE_LENGTH = 256

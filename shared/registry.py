@@ -140,6 +140,8 @@ class Integration:
     base_url: str
     pat_setting: str
     resolution: str = "resolved"
+    search_url: str | None = None
+    sentry_app_secret_setting: str | None = None
     secret_hash: str | None = None
     previous_secret_hash: str | None = None
     removed: bool = False
@@ -163,6 +165,8 @@ class Integration:
             "baseUrl": self.base_url,
             "patSetting": self.pat_setting,
             "resolution": self.resolution,
+            "searchUrl": self.search_url,
+            "sentryAppSecretSetting": self.sentry_app_secret_setting,
             "status": "removed" if self.removed else "active",
             "rotationInProgress": bool(self.previous_secret_hash),
             "createdAt": self.created_at.isoformat() if self.created_at else None,
@@ -230,6 +234,8 @@ def _integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) 
         base_url=entity.get("BaseUrl", ""),
         pat_setting=entity.get("PatSetting", ""),
         resolution=entity.get("Resolution", "resolved"),
+        search_url=entity.get("SearchUrl") or None,
+        sentry_app_secret_setting=entity.get("SentryAppSecretSetting") or None,
         secret_hash=entity.get("SecretHash") or None,
         previous_secret_hash=entity.get("PreviousSecretHash") or None,
         removed=entity.get("Status") == "removed",
@@ -438,6 +444,38 @@ class Registry:
                 raise AlreadyExists(
                     "the integration changed at the same time; run the command again"
                 ) from None
+
+    def update_integration(
+        self,
+        integration_id: str,
+        *,
+        name: str | None = None,
+        base_url: str | None = None,
+        pat_setting: str | None = None,
+        resolution: str | None = None,
+        search_url: str | None = None,
+        sentry_app_secret_setting: str | None = None,
+    ) -> Integration:
+        """Change settings of an integration; ``""`` clears the optional ones."""
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["Name"] = name.strip()[:200]
+        if base_url is not None:
+            changes["BaseUrl"] = check_base_url(base_url, "the Azure DevOps base URL")
+        if pat_setting is not None:
+            changes["PatSetting"] = check_setting_name(pat_setting)
+        if resolution is not None:
+            changes["Resolution"] = check_resolution(resolution)
+        if search_url is not None:
+            changes["SearchUrl"] = search_url and check_base_url(search_url, "the search URL")
+        if sentry_app_secret_setting is not None:
+            changes["SentryAppSecretSetting"] = sentry_app_secret_setting and check_setting_name(
+                sentry_app_secret_setting
+            )
+        if not changes:
+            raise InvalidInput("nothing to change: give at least one option")
+        self._update_integration(integration_id, lambda entity: changes)
+        return self.get_integration(integration_id, with_orgs=True)
 
     def set_done_states(
         self, integration_id: str, project: str, work_item_type: str, states: list[str]

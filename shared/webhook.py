@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,20 +32,11 @@ from shared.errors import (
 from shared.log import log_event
 from shared.payloads import WORK_ITEM_UPDATED, ServiceHookEvent, WorkItemUpdate
 from shared.registry import Registry
+from shared.replies import Reply, error
 from shared.storage import Storage, get_storage
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Azure DevOps' own payload limit
 RETRY_AFTER_SECONDS = 30
-
-
-@dataclass(frozen=True)
-class Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def json(self) -> str:
-        return json.dumps(self.body, ensure_ascii=False)
 
 
 class Rejected(Exception):
@@ -67,20 +57,18 @@ def handle_delivery(
         return _handle(body, lowered, storage)
     except Rejected as exc:
         log_event("webhook.rejected", logging.WARNING, status=exc.status, reason=exc.reason)
-        return Reply(exc.status, {"error": exc.reason})
+        return error(exc.status, exc.reason)
     except (StorageUnavailable, ConfigurationError) as exc:
         log_event("webhook.unavailable", logging.ERROR, error=type(exc).__name__, detail=str(exc))
-        return Reply(
-            503,
-            {"error": "storage is unavailable; retry later"},
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        return error(
+            503, "storage is unavailable; retry later", {"Retry-After": str(RETRY_AFTER_SECONDS)}
         )
     except Exception as exc:  # the last guard: a bug must not become a 500 and a probation
         log_event("webhook.failed", logging.ERROR, error=type(exc).__name__)
         logging.getLogger(__name__).debug("webhook failure", exc_info=True)
-        return Reply(
+        return error(
             503,
-            {"error": "the request could not be processed; retry later"},
+            "the request could not be processed; retry later",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 

@@ -146,8 +146,18 @@ class FakeAzureDevOps:
         )
         self.rsps.add_callback(
             responses.GET,
-            re.compile(prefix + r"_apis/wit/workitems/\d+(\?.*)?$"),
+            re.compile(prefix + r"([^/_][^/]*/)?_apis/wit/workitems/\d+(\?.*)?$"),
             callback=self._work_item,
+        )
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(prefix + r"([^/_][^/]*/)?_apis/wit/wiql(\?.*)?$"),
+            callback=self._wiql,
+        )
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(prefix + r"_apis/wit/workitemsbatch(\?.*)?$"),
+            callback=self._batch,
         )
 
     def _check(self, request: Any) -> tuple[int, dict, str] | None:
@@ -178,3 +188,93 @@ class FakeAzureDevOps:
         if item_id not in self.work_items:
             return 404, {}, json.dumps({"message": "TF401232: Work item does not exist"})
         return 200, {}, json.dumps({"id": item_id, "rev": 1, "fields": self.work_items[item_id]})
+
+    def _wiql(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        match = re.search(r"\[System.Title\] CONTAINS '((?:[^']|'')*)'", body["query"])
+        assert match, body["query"]
+        needle = match[1].replace("''", "'").casefold()
+        top = int(request.params.get("$top", "20000"))
+        ids = [
+            item_id
+            for item_id, fields in sorted(self.work_items.items(), reverse=True)
+            if needle in str(fields.get("System.Title", "")).casefold()
+        ][:top]
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "queryType": "flat",
+                    "workItems": [
+                        {"id": i, "url": f"{self.base_url}_apis/wit/workItems/{i}"} for i in ids
+                    ],
+                }
+            ),
+        )
+
+    def _batch(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        assert len(body["ids"]) <= 200
+        value = [
+            {
+                "id": i,
+                "rev": 1,
+                "fields": {"System.Id": i, "System.Title": self.work_items[i]["System.Title"]},
+            }
+            for i in body["ids"]
+            if i in self.work_items
+        ]
+        return 200, {}, json.dumps({"count": len(value), "value": value})
+
+
+@dataclass
+class FakeSearch:
+    """Work item search on its own host; ``mode`` 'ok', 'missing' (404) or 'not-ready'."""
+
+    rsps: responses.RequestsMock
+    pat: str
+    base_url: str = "https://almsearch.dev.azure.com/contoso/"
+    answer: dict[str, Any] = field(
+        default_factory=lambda: load_fixture("msdocs_api_workitem_search_results.json")
+    )
+    mode: str = "ok"
+    calls: list[Call] = field(default_factory=list)
+    failures: deque = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(
+                re.escape(self.base_url)
+                + r"([^/_][^/]*/)?_apis/search/workitemsearchresults(\?.*)?$"
+            ),
+            callback=self._search,
+        )
+
+    def _search(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return 401, {}, ""
+        if self.failures:
+            status, headers = self.failures.popleft()
+            if status == "timeout":
+                import requests
+
+                raise requests.ReadTimeout("timed out")
+            return status, headers, ""
+        if self.mode == "missing":
+            return 404, {}, ""
+        if self.mode == "not-ready":
+            return 200, {}, json.dumps({"count": 0, "results": [], "infoCode": 2})
+        return 200, {}, json.dumps(self.answer)

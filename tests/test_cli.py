@@ -60,6 +60,8 @@ def test_add_show_list(app_env, added):
         "baseUrl": "https://dev.azure.com/ouno/",
         "patSetting": "ADO_PAT_OUNO",
         "resolution": "resolved",
+        "searchUrl": None,
+        "sentryAppSecretSetting": None,
         "status": "active",
         "rotationInProgress": False,
         "createdAt": shown["createdAt"],
@@ -273,7 +275,17 @@ def test_done_states_set_show_and_clear(app_env, added):
     assert json.loads(out) == [
         {"project": "Phoenix", "type": "User Story", "states": ["Closed", "Accepted"]}
     ]
-    run("integration", "done-states", COLLECTION, "--project", "*", "--type", "*", "--states", "Done")
+    run(
+        "integration",
+        "done-states",
+        COLLECTION,
+        "--project",
+        "*",
+        "--type",
+        "*",
+        "--states",
+        "Done",
+    )
     shown = json.loads(run("integration", "show", COLLECTION)[1])
     assert len(shown["doneStates"]) == 2
     run("integration", "done-states", COLLECTION, "--project", "phoenix", "--type", "user story")
@@ -311,3 +323,19 @@ def test_poison_list_replay_and_audit(app_env, added):
     code, _, err = run("audit", COLLECTION, "--limit", "0")
     assert code == 1
     assert "--limit" in err
+
+
+def test_update_changes_settings_and_refuses_bad_input(app_env, added):
+    code, out, err = run(
+        "integration", "update", COLLECTION, "--resolution", "resolvedInNextRelease",
+        "--search-url", "https://search.example/tfs/Default", "--sentry-app-secret-setting", "APP_SECRET",
+    )  # fmt: skip
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["resolution"] == "resolvedInNextRelease"
+    assert shown["searchUrl"] == "https://search.example/tfs/Default/"
+    assert shown["sentryAppSecretSetting"] == "APP_SECRET"
+    code, out, _ = run("integration", "update", COLLECTION, "--search-url", "")
+    assert json.loads(out)["searchUrl"] is None
+    assert run("integration", "update", COLLECTION)[2] == "error: nothing to change: give at least one option\n"
+    assert "https:// URL" in run("integration", "update", COLLECTION, "--base-url", "nope")[2]

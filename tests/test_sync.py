@@ -552,7 +552,12 @@ from shared.rules import StateSet, status_action  # noqa: E402
 
 _work_items = itertools.count(1000)
 BUG_STATES = StateSet.from_categories(
-    [("New", "Proposed"), ("Active", "InProgress"), ("Resolved", "Resolved"), ("Closed", "Completed")]
+    [
+        ("New", "Proposed"),
+        ("Active", "InProgress"),
+        ("Resolved", "Resolved"),
+        ("Closed", "Completed"),
+    ]
 )
 PEOPLE = {"ann@contoso.com": "11", "bob@contoso.com": "12"}
 
@@ -560,12 +565,20 @@ PEOPLE = {"ann@contoso.com": "11", "bob@contoso.com": "12"}
 @st.composite
 def revision_histories(draw):
     count = draw(st.integers(1, 6))
-    states = draw(st.lists(st.sampled_from(["New", "Active", "Resolved", "Closed"]), min_size=count + 1, max_size=count + 1))
+    states = draw(
+        st.lists(
+            st.sampled_from(["New", "Active", "Resolved", "Closed"]),
+            min_size=count + 1,
+            max_size=count + 1,
+        )
+    )
     assignees = draw(
         st.lists(st.sampled_from(["keep", None, *PEOPLE]), min_size=count, max_size=count)
     )
     revisions = list(range(1, count + 1))
-    order = draw(st.permutations(revisions + draw(st.lists(st.sampled_from(revisions), max_size=3))))
+    order = draw(
+        st.permutations(revisions + draw(st.lists(st.sampled_from(revisions), max_size=3)))
+    )
     initial = draw(st.sampled_from(["unresolved", "resolved"]))
     return states, assignees, order, initial
 
