@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .make
-AZURITE := node_modules/.bin/azurite
 
 .PHONY: test lint run deps clean
 
@@ -27,14 +26,14 @@ lint: $(STAMPS)/python
 test: deps lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Azurite keeps its data under .azurite/ (git-ignored) on the default ports 10000-10002.
-run: deps
-	@mkdir -p .azurite
-	@echo "Starting Azurite on 127.0.0.1:10000-10002 (data in .azurite/); Ctrl-C stops it."
-	@echo "The local Functions host is not part of this app yet: run the functions with"
-	@echo "Core Tools ('func start') where it is installed; see README 'Running locally'."
-	exec $(AZURITE) --silent --disableTelemetry --skipApiVersionCheck --location .azurite \
-		--blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1
+# The whole app locally: Azurite (data in .azurite/, default ports 10000-10002) and devhost,
+# our emulation of the Functions host, on http://127.0.0.1:7071. Ctrl-C stops both.
+run: deps local.settings.json
+	$(BIN)/python -m devhost --azurite
+
+local.settings.json:
+	cp local.settings.json.example $@
+	@echo "Created local.settings.json from the example; put your tokens in it."
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules .pytest_cache .ruff_cache .hypothesis

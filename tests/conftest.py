@@ -209,6 +209,7 @@ def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
         base_url: str = "https://dev.azure.com/contoso/",
         orgs: tuple[str, ...] = (DEFAULT_ORG,),
         resolution: str = "resolved",
+        sentry_base_url: str | None = None,
     ) -> Registered:
         collection_id = collection_id or str(uuid.uuid4())
         pat = f"pat-{uuid.uuid4().hex}"
@@ -232,7 +233,7 @@ def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
             registry.add_sentry_org(
                 integration.id,
                 slug=slug,
-                base_url=f"https://{slug}.sentry.example/",
+                base_url=sentry_base_url or f"https://{slug}.sentry.example/",
                 token_setting=setting,
             )
         return registered

@@ -337,5 +337,8 @@ def test_update_changes_settings_and_refuses_bad_input(app_env, added):
     assert shown["sentryAppSecretSetting"] == "APP_SECRET"
     code, out, _ = run("integration", "update", COLLECTION, "--search-url", "")
     assert json.loads(out)["searchUrl"] is None
-    assert run("integration", "update", COLLECTION)[2] == "error: nothing to change: give at least one option\n"
+    assert (
+        run("integration", "update", COLLECTION)[2]
+        == "error: nothing to change: give at least one option\n"
+    )
     assert "https:// URL" in run("integration", "update", COLLECTION, "--base-url", "nope")[2]

@@ -1,0 +1,87 @@
+"""``python -m devhost``: run the function app locally (an emulation of ``func start``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from devhost.azurite import start_azurite
+from devhost.host import Host, load_local_settings
+from devhost.loader import FunctionLoadError
+
+APP_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devhost",
+        description="Run the function app locally with an emulation of the Functions host.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        help="HTTP port (default: local.settings.json Host.LocalHttpPort, else 7071; 0: any)",
+    )
+    parser.add_argument(
+        "--azurite", action="store_true", help="also start Azurite (data in .azurite/)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+    settings = load_local_settings(APP_ROOT)
+    port = (
+        args.port
+        if args.port is not None
+        else int((settings.get("Host") or {}).get("LocalHttpPort", 7071))
+    )
+    os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    os.environ.setdefault("SYNC_QUEUE_NAME", "workitem-sync")
+
+    azurite = None
+    if args.azurite:
+        azurite = start_azurite(APP_ROOT)
+        print(
+            "Azurite: blob 127.0.0.1:10000, queue :10001, table :10002 (data in .azurite/)",
+            flush=True,
+        )
+    stopping = threading.Event()
+    try:
+        host = Host(APP_ROOT, port)
+    except (FunctionLoadError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if azurite:
+            azurite.terminate()
+        return 1
+    host.start()
+    print(
+        f"devhost (an emulation of the Functions host) listening on http://127.0.0.1:{host.http.port}",
+        flush=True,
+    )
+    for line in host.describe():
+        print(line, flush=True)
+    print("Ctrl-C stops.", flush=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        stopping.wait()
+    except KeyboardInterrupt:
+        pass
+    print("stopping...", flush=True)
+    host.stop()
+    if azurite:
+        azurite.terminate()
+        azurite.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

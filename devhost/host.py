@@ -1,0 +1,163 @@
+"""The emulated host: settings, function loading, invocation, HTTP server and queue listeners."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devhost.http_server import HttpHost
+from devhost.loader import Function, FunctionLoadError, load_app
+from devhost.queues import QueueListener, QueueOptions, send_output
+
+log = logging.getLogger("devhost")
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+_SETTING_REFERENCE = re.compile(r"%([^%]+)%")
+
+
+def load_local_settings(app_root: Path) -> dict[str, Any]:
+    """Put ``local.settings.json`` Values into the environment; real variables win."""
+    path = app_root / "local.settings.json"
+    if not path.is_file():
+        return {}
+    settings = json.loads(path.read_text(encoding="utf-8"))
+    if settings.get("IsEncrypted"):
+        raise FunctionLoadError("local.settings.json is encrypted; the emulation cannot read it")
+    for key, value in (settings.get("Values") or {}).items():
+        os.environ.setdefault(key, str(value))
+    return settings
+
+
+def load_host_json(app_root: Path) -> dict[str, Any]:
+    """host.json, with ``AzureFunctionsJobHost__a__b`` app settings applied on top."""
+    config = json.loads((app_root / "host.json").read_text(encoding="utf-8"))
+    if config.get("version") != "2.0":
+        raise FunctionLoadError('host.json must say "version": "2.0"')
+    for name, value in os.environ.items():
+        if not name.startswith(HOST_OVERRIDE_PREFIX):
+            continue
+        path = name[len(HOST_OVERRIDE_PREFIX) :].split("__")
+        node = config
+        for part in path[:-1]:
+            key = next((k for k in node if k.lower() == part.lower()), part)
+            node = node.setdefault(key, {})
+        key = next((k for k in node if k.lower() == path[-1].lower()), path[-1])
+        node[key] = value
+    return config
+
+
+def resolve(value: str) -> str:
+    """``%Setting%`` binding expressions, resolved from app settings."""
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match[1]
+        if name not in os.environ:
+            raise FunctionLoadError(f"app setting {name} (used as %{name}%) is not set")
+        return os.environ[name]
+
+    return _SETTING_REFERENCE.sub(lookup, value)
+
+
+def connection(binding: dict[str, Any]) -> str:
+    name = binding.get("connection") or "AzureWebJobsStorage"
+    value = os.environ.get(name) or os.environ.get(f"AzureWebJobs{name}")
+    if not value:
+        raise FunctionLoadError(f"connection app setting {name} is not set")
+    return value
+
+
+@dataclass
+class Context:
+    """The ``context`` parameter a function may ask for."""
+
+    invocation_id: str
+    function_name: str
+    function_directory: str
+
+
+class _Out:
+    """A ``func.Out`` for output bindings."""
+
+    def __init__(self) -> None:
+        self._value: Any = None
+
+    def set(self, value: Any) -> None:
+        self._value = value
+
+    def get(self) -> Any:
+        return self._value
+
+
+class Host:
+    def __init__(self, app_root: Path, port: int = 7071) -> None:
+        self.app_root = app_root.resolve()
+        load_local_settings(self.app_root)
+        self.config = load_host_json(self.app_root)
+        extensions = self.config.get("extensions", {})
+        self.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api")).strip("/")
+        self.queue_options = QueueOptions.from_host(extensions.get("queues", {}))
+        self.functions = load_app(self.app_root)
+        self.http = HttpHost(self.functions, self.route_prefix, port, self.invoke)
+        self.listeners = [
+            QueueListener(
+                function,
+                connection(function.trigger),
+                resolve(function.trigger["queueName"]),
+                self.queue_options,
+                self.invoke,
+            )
+            for function in self.functions
+            if function.trigger["type"] == "queueTrigger"
+        ]
+        unsupported = [
+            f"{f.name}: {b['type']}"
+            for f in self.functions
+            for b in f.bindings
+            if b["type"] not in ("httpTrigger", "http", "queueTrigger", "queue")
+        ]
+        if unsupported:
+            raise FunctionLoadError(f"binding types the emulation does not support: {unsupported}")
+
+    def invoke(self, function: Function, trigger_args: dict[str, Any]) -> Any:
+        args = dict(trigger_args)
+        outputs = {binding["name"]: _Out() for binding in function.outputs("queue")}
+        args.update(outputs)
+        if "context" in function.parameters:
+            args["context"] = Context(str(uuid.uuid4()), function.name, str(function.folder))
+        result = function.entry(**args)
+        for binding in function.outputs("queue"):
+            value = outputs[binding["name"]].get()
+            if value is not None:
+                send_output(
+                    connection(binding),
+                    resolve(binding["queueName"]),
+                    value,
+                    self.queue_options.message_encoding,
+                )
+        return result
+
+    def start(self) -> None:
+        self.http.start()
+        for listener in self.listeners:
+            listener.start()
+
+    def stop(self) -> None:
+        for listener in self.listeners:
+            listener.stop()
+        self.http.stop()
+
+    def describe(self) -> list[str]:
+        lines = []
+        for route in self.http.routes:
+            methods = ",".join(sorted(route.methods)) if route.methods else "ANY"
+            lines.append(
+                f"  {route.function.name}: [{methods}] http://127.0.0.1:{self.http.port}{route.template}"
+            )
+        for listener in self.listeners:
+            lines.append(f"  {listener.function.name}: queueTrigger on {listener.queue_name}")
+        return lines

@@ -1,0 +1,189 @@
+"""End to end through the local host (``python -m devhost`` in its own process): HTTP in,
+the queue, SyncStatus, and Azure DevOps and Sentry faked by real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+from conftest import ROOT, basic_auth, load_fixture, wait_for
+from fakes import FakeAzureDevOps, FakeSearch, FakeSentry
+from loopback import LoopbackRouter
+
+from shared import cli
+
+_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+
+
+@dataclass
+class LocalHost:
+    process: subprocess.Popen[str]
+    url: str = ""
+    output: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def router() -> Iterator[LoopbackRouter]:
+    server = LoopbackRouter()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def world(app_env, register, router):
+    from shared.registry import Registry
+
+    integration = register(
+        base_url=f"{router.url}contoso/", orgs=("acme",), sentry_base_url=router.url
+    )
+    registry = Registry(app_env.storage())
+    ado = FakeAzureDevOps(router, integration.pat, base_url=f"{router.url}contoso/")
+    search = FakeSearch(router, integration.pat, base_url=f"{router.url}contoso/")
+    sentry = FakeSentry(router, router.url, "acme", integration.tokens["acme"])
+    return integration, registry, ado, search, sentry
+
+
+@pytest.fixture
+def local_host(app_env, world) -> Iterator[LocalHost]:
+    env = {
+        **os.environ,
+        # Quick retries and polling, so the poison round trip takes seconds.
+        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
+        "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    host = LocalHost(process)
+    ready = threading.Event()
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            host.output.append(line)
+            match = _LISTENING.search(line)
+            if match:
+                host.url = match[1]
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not ready.wait(60):
+        process.kill()
+        pytest.fail("the local host did not start:\n" + "".join(host.output))
+    yield host
+    process.terminate()
+    process.wait(30)
+    text = "".join(host.output)
+    assert "Traceback" not in text, text
+    for secret in app_env.secrets:
+        assert secret not in text, "a secret appeared in the local host's log"
+
+
+def _state_change(collection_id: str, old: str, new: str, rev: int = 2) -> dict:
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    payload["resourceContainers"]["collection"]["id"] = collection_id
+    payload["resource"]["rev"] = rev
+    payload["notificationId"] = rev
+    payload["resource"]["fields"]["System.State"] = {"oldValue": old, "newValue": new}
+    return payload
+
+
+def test_fixture_posted_reaches_sentry_exactly_once(app_env, world, local_host):
+    integration, registry, ado, _, sentry = world
+    sentry.add_issue("101")
+    registry.add_link(integration.id, 13, "acme", "101")
+
+    payload = _state_change(integration.id, "Active", "Closed")
+    response = requests.post(
+        f"{local_host.url}/api/workitems/webhook",
+        json=payload,
+        headers=basic_auth(integration.secret),
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {"status": "queued", "workItemId": 13, "rev": 2}
+
+    assert wait_for(lambda: sentry.writes, timeout=30)
+    # A redelivery is acknowledged and changes nothing.
+    again = requests.post(
+        f"{local_host.url}/api/workitems/webhook",
+        json=payload,
+        headers=basic_auth(integration.secret),
+        timeout=10,
+    )
+    assert again.status_code == 200
+    assert wait_for(lambda: not app_env.queued(), timeout=10)
+    assert [(c.method, c.path, c.body) for c in sentry.calls] == [
+        ("GET", "/api/0/organizations/acme/issues/101/", None),
+        ("PUT", "/api/0/organizations/acme/issues/101/", {"status": "resolved"}),
+    ]
+    assert len(ado.calls) == 1  # the states of Bug, read once
+    assert sentry.issues["101"]["status"] == "resolved"
+
+
+def test_sentry_failing_goes_to_poison_and_replay_applies_once(app_env, world, local_host):
+    integration, registry, _, _, sentry = world
+    sentry.add_issue("101")
+    registry.add_link(integration.id, 13, "acme", "101")
+    sentry.failures.extend([(403, {})] * 100)  # the token lost its scope
+
+    payload = _state_change(integration.id, "Active", "Closed")
+    response = requests.post(
+        f"{local_host.url}/api/workitems/webhook",
+        json=payload,
+        headers=basic_auth(integration.secret),
+        timeout=10,
+    )
+    assert response.status_code == 202
+
+    def poisoned() -> list:
+        out = io.StringIO()
+        cli.main(["poison", "list"], out=out, err=io.StringIO())
+        return json.loads(out.getvalue())
+
+    parked = wait_for(poisoned, timeout=60)
+    assert [m["message"]["workItemId"] for m in parked] == [13]
+    assert len([c for c in sentry.calls if c.method == "GET"]) == 5  # maxDequeueCount attempts
+    assert sentry.writes == []
+
+    sentry.failures.clear()  # the token is fixed
+    assert cli.main(["poison", "replay"], out=io.StringIO(), err=io.StringIO()) == 0
+    assert wait_for(lambda: sentry.writes, timeout=30)
+    assert wait_for(lambda: not app_env.queued(), timeout=10)
+    assert [c.body for c in sentry.writes] == [{"status": "resolved"}]
+    assert poisoned() == []
+
+
+def test_search_through_http(world, local_host):
+    integration, *_ = world
+    response = requests.get(
+        f"{local_host.url}/api/search/{integration.id}", params={"query": "rest api"}, timeout=10
+    )
+    assert response.status_code == 200
+    assert response.json() == [{"label": "(2) Rest Api User Story", "value": "2"}]
+
+    missing = requests.get(f"{local_host.url}/api/search/{integration.id}", timeout=10)
+    assert missing.status_code == 400
+    assert missing.json() == {"error": "query is required (the text or id to search for)"}
+
+
+def test_routes_and_methods(local_host):
+    assert requests.get(f"{local_host.url}/api/workitems/webhook", timeout=10).status_code == 405
+    assert requests.get(f"{local_host.url}/api/nothing-here", timeout=10).status_code == 404
+    bad = requests.post(f"{local_host.url}/api/workitems/webhook", data=b"[1]", timeout=10)
+    assert (bad.status_code, bad.json()) == (400, {"error": "body must be a JSON object"})
