@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devhost.azurite import start_azurite
+from devhost.azurite import DEFAULT_PORTS, start_azurite
 from devhost.host import Host, load_local_settings
 from devhost.loader import FunctionLoadError
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     azurite = None
     if args.azurite:
-        azurite = start_azurite(APP_ROOT)
+        azurite = start_azurite(APP_ROOT, location=APP_ROOT / ".azurite", ports=DEFAULT_PORTS)
         print(
             "Azurite: blob 127.0.0.1:10000, queue :10001, table :10002 (data in .azurite/)",
             flush=True,
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FunctionLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if azurite:
-            azurite.terminate()
+            azurite.stop()
         return 1
     host.start()
     print(
@@ -78,8 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print("stopping...", flush=True)
     host.stop()
     if azurite:
-        azurite.terminate()
-        azurite.wait(10)
+        azurite.stop()
     return 0
 
 

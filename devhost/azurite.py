@@ -1,51 +1,94 @@
-"""Start Azurite (installed from package-lock.json) for local runs, data under .azurite/."""
+"""Start Azurite (installed from package-lock.json) on 127.0.0.1, for local runs and tests.
+
+Always with ``--disableTelemetry`` (Azurite phones home otherwise) and
+``--skipApiVersionCheck`` (the storage SDKs may speak a newer API version than Azurite knows).
+"""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
-_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening")
+ACCOUNT = "devstoreaccount1"
+# Azurite's well-known development key (public, documented; not a secret).
+ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+DEFAULT_PORTS = {"Blob": 10000, "Queue": 10001, "Table": 10002}
+_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at .*:(\d+)")
 
 
-def start_azurite(app_root: Path, timeout: float = 60.0) -> subprocess.Popen[str]:
+@dataclass
+class Azurite:
+    process: subprocess.Popen[str]
+    ports: dict[str, int]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{self.ports['Blob']}/{ACCOUNT};"
+            f"QueueEndpoint=http://127.0.0.1:{self.ports['Queue']}/{ACCOUNT};"
+            f"TableEndpoint=http://127.0.0.1:{self.ports['Table']}/{ACCOUNT};"
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def start_azurite(
+    app_root: Path,
+    *,
+    location: Path | None = None,
+    ports: dict[str, int] | None = None,
+    timeout: float = 60.0,
+) -> Azurite:
+    """Azurite with data in ``location`` (in memory when None) on ``ports`` (0: any free)."""
     executable = app_root / "node_modules" / ".bin" / "azurite"
     if not executable.exists():
-        raise FileNotFoundError("Azurite is not installed: run `make run` (it runs npm ci)")
-    data = app_root / ".azurite"
-    data.mkdir(exist_ok=True)
+        raise FileNotFoundError("Azurite is not installed: run `make test` or `make run` (npm ci)")
+    ports = ports or {"Blob": 0, "Queue": 0, "Table": 0}
+    storage = ["--inMemoryPersistence"] if location is None else ["--location", str(location)]
+    if location is not None:
+        location.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [
             str(executable),
-            "--disableTelemetry",  # it phones home otherwise
+            *storage,
+            "--disableTelemetry",
             "--skipApiVersionCheck",
-            "--location", str(data),
-            "--blobHost", "127.0.0.1",
-            "--queueHost", "127.0.0.1",
-            "--tableHost", "127.0.0.1",
+            "--blobHost", "127.0.0.1", "--blobPort", str(ports["Blob"]),
+            "--queueHost", "127.0.0.1", "--queuePort", str(ports["Queue"]),
+            "--tableHost", "127.0.0.1", "--tablePort", str(ports["Table"]),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )  # fmt: skip
+    azurite = Azurite(process=process, ports={})
     ready = threading.Event()
-    seen: set[str] = set()
-    output: list[str] = []
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            output.append(line)
+            azurite.output.append(line)
             match = _LISTENING.search(line)
             if match:
-                seen.add(match[1])
-                if len(seen) == 3:
+                azurite.ports[match[1]] = int(match[2])
+                if len(azurite.ports) == 3:
                     ready.set()
 
     threading.Thread(target=read, daemon=True).start()
     if not ready.wait(timeout):
-        process.terminate()
-        raise RuntimeError("Azurite did not start:\n" + "".join(output[-10:]))
-    return process
+        process.kill()
+        raise RuntimeError("Azurite did not start:\n" + "".join(azurite.output[-20:]))
+    return azurite

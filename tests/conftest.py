@@ -10,11 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
-import shutil
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,93 +21,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
-ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
-
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-
-@dataclass
-class Azurite:
-    process: subprocess.Popen[str]
-    ports: dict[str, int]
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{self.ports['Blob']}/{ACCOUNT};"
-            f"QueueEndpoint=http://127.0.0.1:{self.ports['Queue']}/{ACCOUNT};"
-            f"TableEndpoint=http://127.0.0.1:{self.ports['Table']}/{ACCOUNT};"
-        )
+from devhost.azurite import Azurite  # noqa: E402
 
 
-_LISTENING = re.compile(r"Azurite (Blob|Queue|Table) service is successfully listening at .*:(\d+)")
+def _start_azurite() -> Azurite:
+    from devhost.azurite import start_azurite
 
-
-def start_azurite() -> Azurite:
-    executable = ROOT / "node_modules" / ".bin" / "azurite"
-    if not executable.exists():
-        found = shutil.which("azurite")
-        if not found:
-            pytest.exit("Azurite is not installed: run `make test` (it runs npm ci)", returncode=3)
-        executable = Path(found)
-    process = subprocess.Popen(
-        [
-            str(executable),
-            "--inMemoryPersistence",
-            "--disableTelemetry",
-            "--skipApiVersionCheck",
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            "0",
-            "--queueHost",
-            "127.0.0.1",
-            "--queuePort",
-            "0",
-            "--tableHost",
-            "127.0.0.1",
-            "--tablePort",
-            "0",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    azurite = Azurite(process=process, ports={})
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            azurite.output.append(line)
-            match = _LISTENING.search(line)
-            if match:
-                azurite.ports[match[1]] = int(match[2])
-                if len(azurite.ports) == 3:
-                    ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        raise RuntimeError("Azurite did not start:\n" + "".join(azurite.output[-20:]))
-    return azurite
+    try:
+        return start_azurite(ROOT)
+    except FileNotFoundError as exc:
+        pytest.exit(str(exc), returncode=3)
 
 
 @pytest.fixture(scope="session")
 def azurite() -> Iterator[Azurite]:
-    server = start_azurite()
+    server = _start_azurite()
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    server.stop()
 
 
 @dataclass
