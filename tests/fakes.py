@@ -39,10 +39,13 @@ class FakeSentry:
     def __post_init__(self) -> None:
         prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/")
         issue = re.compile(prefix + r"issues/(\w+)/$")
-        self.rsps.add_callback(responses.GET, issue, callback=self._issue)
-        self.rsps.add_callback(responses.PUT, issue, callback=self._issue)
+        # Looked up at call time, so a test can wrap a handler.
+        self.rsps.add_callback(responses.GET, issue, callback=lambda r: self._issue(r))
+        self.rsps.add_callback(responses.PUT, issue, callback=lambda r: self._issue(r))
         self.rsps.add_callback(
-            responses.GET, re.compile(prefix + r"members/(\?.*)?$"), callback=self._members
+            responses.GET,
+            re.compile(prefix + r"members/(\?.*)?$"),
+            callback=lambda r: self._members(r),
         )
 
     def add_issue(
