@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .make
 
-.PHONY: test lint run deps clean
+.PHONY: test lint run bench deps clean
 
 deps: $(STAMPS)/python $(STAMPS)/node
 
@@ -34,6 +34,10 @@ run: deps local.settings.json
 local.settings.json:
 	cp local.settings.json.example $@
 	@echo "Created local.settings.json from the example; put your tokens in it."
+
+# Speed, throughput, API economy and cold-import figures, as one table (takes a few minutes).
+bench: deps
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(STAMPS) node_modules .pytest_cache .ruff_cache .hypothesis

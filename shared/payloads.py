@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 WORK_ITEM_UPDATED = "workitem.updated"
 FIELD_WORK_ITEM_TYPE = "System.WorkItemType"
@@ -87,8 +87,14 @@ class ResourceContainer(_Model):
     id: str
 
 
+class CollectionContainer(_Model):
+    """The collection (organization) id, as a canonical lower-case GUID."""
+
+    id: Annotated[str, BeforeValidator(lambda value: normalize_guid(value))]
+
+
 class ResourceContainers(_Model):
-    collection: ResourceContainer
+    collection: CollectionContainer
     project: ResourceContainer | None = None
 
 
@@ -103,15 +109,9 @@ class ServiceHookEvent(_Model):
     resource_containers: ResourceContainers = Field(alias="resourceContainers")
     resource: dict[str, Any] | None = None
 
-    @field_validator("resource_containers")
-    @classmethod
-    def _collection_is_a_guid(cls, value: ResourceContainers) -> ResourceContainers:
-        normalize_guid(value.collection.id)
-        return value
-
     @property
     def collection_id(self) -> str:
-        return normalize_guid(self.resource_containers.collection.id)
+        return self.resource_containers.collection.id
 
     @property
     def project_id(self) -> str | None:

@@ -11,6 +11,8 @@ Layout (every key obeys Table Storage rules: no ``/ \\ # ?``, far below 1 KiB):
 reads from either side with one range query:
     RowKey ``w:<work item, 10 digits>:<slug>:<issue id>``   (also holds the sync watermarks)
     RowKey ``s:<slug>:<issue id>:<work item, 10 digits>``
+Under a work item's prefix, rows starting ``~`` are not links but delivery markers
+(``shared.deliveries``): one query reads a work item's links and its markers together.
 """
 
 from __future__ import annotations
@@ -209,6 +211,13 @@ class Link:
 
 def _work_item_key(work_item_id: int) -> str:
     return f"{work_item_id:010d}"
+
+
+def work_item_prefix(work_item_id: int) -> str:
+    return f"w:{_work_item_key(work_item_id)}:"
+
+
+MARKER = "~"  # sorts after every slug character, so markers follow a work item's links
 
 
 def work_item_row(work_item_id: int, slug: str, issue_id: str) -> str:
@@ -606,10 +615,27 @@ class Registry:
 
     def links_for_work_item(self, integration_id: str, work_item_id: int) -> list[Link]:
         """Every Sentry issue linked to the work item (one range query in one partition)."""
-        query, params = _prefix_filter(f"w:{_work_item_key(work_item_id)}:")
+        return self.links_and_rows(integration_id, work_item_id, [])[0]
+
+    def links_and_rows(
+        self, integration_id: str, work_item_id: int, row_keys: list[str]
+    ) -> tuple[list[Link], set[str]]:
+        """The work item's links and which of ``row_keys`` (its markers) exist: one query."""
+        prefix = work_item_prefix(work_item_id)
+        query = "PartitionKey eq @pk and ( ( RowKey ge @lo and RowKey lt @hi )"
+        params = {"pk": integration_id, "lo": prefix, "hi": prefix + MARKER}
+        for index, key in enumerate(row_keys):
+            query += f" or RowKey eq @k{index}"
+            params[f"k{index}"] = key
+        query += " )"
+        links, found = [], set()
         with storage_errors():
-            rows = self._links.query_entities(query, parameters={"pk": integration_id, **params})
-            return [_link_from(row) for row in rows]
+            for row in self._links.query_entities(query, parameters=params):
+                if "SentryOrg" in row:
+                    links.append(_link_from(row))
+                else:
+                    found.add(row["RowKey"])
+        return links, found
 
     def links_for_issue(self, integration_id: str, slug: str, issue_id: str) -> list[Link]:
         """Every work item linked to the Sentry issue (one range query in one partition)."""
@@ -623,7 +649,7 @@ class Registry:
         query, params = _prefix_filter("w:")
         with storage_errors():
             rows = self._links.query_entities(query, parameters={"pk": integration.id, **params})
-            return [_link_from(row) for row in rows]
+            return [_link_from(row) for row in rows if "SentryOrg" in row]
 
 
 def _delete_rows(table: TableClient, partition: str, row_keys: list[str]) -> None:

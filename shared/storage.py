@@ -31,7 +31,6 @@ from shared.settings import Settings, load_settings
 # Table names, before the optional TABLE_PREFIX.
 INTEGRATIONS = "integrations"
 LINKS = "links"
-DELIVERIES = "deliveries"
 STATE_CACHE = "statecache"
 AUDIT = "audit"
 

@@ -168,8 +168,9 @@ class Syncer:
                 memory, message.rev, message.state.old, message.state.new, states
             )
         if not item.assignee_due and decision is not None and decision.action is StatusAction.NONE:
-            # Nothing for Sentry: remember the revision and we are done, with no API call.
-            self._commit(link, message, item, memory, link.etag)
+            # Nothing for Sentry: remember the revision (if it taught us anything), no API call.
+            if memory != _memory(link):
+                self._commit(link, message, item, memory, link.etag)
             self._record(message, SKIPPED, "none", decision.reason, link=link)
             return
 

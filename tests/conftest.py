@@ -89,6 +89,9 @@ def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
     monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
     monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
+    from shared.webhook import forget_cached_integrations
+
+    forget_cached_integrations()
     yield env
     text = "\n".join(record.getMessage() for record in caplog.records)
     for secret in env.secrets:

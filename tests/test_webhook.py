@@ -247,12 +247,12 @@ def test_on_premises_unique_name_has_no_email(app_env, linked):
 # -- bad input: each gives a clear error and nothing is queued -------------------------------
 
 
-def _assert_rejected(response, status: int, reason: str, app_env) -> None:
+def _assert_rejected(response, status: int, reason: str, app_env, queued: int = 0) -> None:
     assert response.status_code == status, response.get_body()
     body = reply_json(response)
     assert set(body) == {"error"}
     assert reason in body["error"]
-    assert app_env.queued() == []
+    assert len(app_env.queued()) == queued
     for secret in app_env.secrets:
         assert secret not in body["error"]
 
@@ -369,7 +369,11 @@ def test_missing_or_wrong_secret(headers, app_env, linked):
     _assert_rejected(http_post(_updated(linked.id), headers), 401, "webhook secret", app_env)
 
 
-def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry):
+def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry, monkeypatch):
+    import shared.webhook
+
+    now = [1000.0]
+    monkeypatch.setattr(shared.webhook, "_clock", lambda: now[0])
     old = linked.secret
     new = registry.rotate_secret(linked.id)
     app_env.secrets.append(new)
@@ -383,8 +387,36 @@ def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry
     registry.finish_rotation(linked.id)
     payload["resource"]["rev"] = 4
     payload["notificationId"] += 1
+    # The integration row is cached for a few seconds: finishing takes effect once it expires.
+    now[0] += shared.webhook.INTEGRATION_CACHE_SECONDS + 1
     _assert_rejected_keeps_queue(http_post(payload, basic_auth(old)), 401, app_env, 2)
     assert http_post(payload, basic_auth(new)).status_code == 202
+
+
+def test_a_freshly_rotated_secret_works_at_once_despite_the_cache(app_env, linked, registry):
+    payload = _updated(linked.id)
+    assert http_post(payload, basic_auth(linked.secret)).status_code == 202  # now cached
+    new = registry.rotate_secret(linked.id)
+    registry.finish_rotation(linked.id)
+    app_env.secrets.append(new)
+    payload["resource"]["rev"] = 3
+    payload["notificationId"] += 1
+    assert http_post(payload, basic_auth(new)).status_code == 202
+
+
+def test_removal_is_seen_once_the_cached_row_expires(app_env, linked, registry, monkeypatch):
+    import shared.webhook
+
+    now = [1000.0]
+    monkeypatch.setattr(shared.webhook, "_clock", lambda: now[0])
+    payload = _updated(linked.id)
+    assert http_post(payload, basic_auth(linked.secret)).status_code == 202
+    registry.remove_integration(linked.id)
+    now[0] += shared.webhook.INTEGRATION_CACHE_SECONDS + 1
+    payload["resource"]["rev"] = 3
+    _assert_rejected(
+        http_post(payload, basic_auth(linked.secret)), 410, "removed", app_env, queued=1
+    )
 
 
 def _assert_rejected_keeps_queue(response, status, app_env, count) -> None:

@@ -1,0 +1,1 @@
+"""``make bench``: the benchmark (development only, not deployed)."""

@@ -1,0 +1,467 @@
+"""``make bench``: measure the app and print one table of figures.
+
+1. Webhook CPU per event, warm, in one process, with storage replaced by an in-memory fake
+   (this micro-benchmark only), against ``json.loads`` of the same bodies.
+2. A burst of 1,000 deliveries at concurrency 16 through the local host and Azurite, with
+   Azure DevOps and Sentry faked on 127.0.0.1: acknowledgements per second, latency, and the
+   time until the last change has reached Sentry.
+3. API economy of 1,000 state changes on 100 linked work items (one project and type):
+   Azure DevOps calls, Sentry calls and table operations per event; duplicates and stale
+   revisions.
+4. Cold import of each function module in a fresh interpreter, against importing the
+   third-party packages it pulls in alone.
+
+Nothing here sends traffic beyond 127.0.0.1. Figures depend on the machine; tests never
+assert them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from bench.memory_storage import MemoryStorage  # noqa: E402
+from devhost.azurite import start_azurite  # noqa: E402
+
+FIXTURE = ROOT / "tests" / "fixtures" / "ojdev_workitem_updated_state_change_services.json"
+COLLECTION = "0c2f7a51-6b7e-4d4a-8e3c-1f2a3b4c5d6e"
+Row = tuple[str, str, str]
+
+
+def _payload(work_item: int, rev: int, old: str, new: str, notification: int) -> dict[str, Any]:
+    payload = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    payload["resourceContainers"]["collection"]["id"] = COLLECTION
+    payload["notificationId"] = notification
+    resource = payload["resource"]
+    resource["workItemId"] = work_item
+    resource["rev"] = rev
+    resource["fields"]["System.State"] = {"oldValue": old, "newValue": new}
+    resource["revision"]["rev"] = rev
+    return payload
+
+
+def _basic(secret: str) -> dict[str, str]:
+    import base64
+
+    return {"Authorization": "Basic " + base64.b64encode(f"ado:{secret}".encode()).decode()}
+
+
+def _median_ns(samples: list[int]) -> float:
+    return statistics.median(samples)
+
+
+# -- 1. webhook CPU per event ------------------------------------------------------------------
+
+
+def bench_webhook_cpu(events: int) -> list[Row]:
+    from shared.registry import Registry
+    from shared.webhook import handle_delivery
+
+    storage = MemoryStorage()
+    registry = Registry(storage)  # type: ignore[arg-type]
+    os.environ["BENCH_PAT"] = "bench-pat"
+    _, secret = registry.add_integration(
+        COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/", pat_setting="BENCH_PAT"
+    )
+    registry.add_sentry_org(
+        COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN"
+    )
+    registry.add_link(COLLECTION, 13, "acme", "1")
+    headers = _basic(secret)
+    rows: list[Row] = []
+    large = "<div>" + "x" * 200_000 + "</div>"
+    for offset, (label, description) in enumerate((("typical", None), ("large", large))):
+        bodies = []
+        for n in range(events + 100):
+            first = offset * 1_000_000 + n  # every delivery new, so each one is queued
+            payload = _payload(13, first + 2, "Active", "Closed", first + 1)
+            if description:
+                payload["resource"]["revision"]["fields"]["System.Description"] = description
+            bodies.append(json.dumps(payload).encode())
+        for body in bodies[:100]:  # warm-up
+            handle_delivery(body, headers, storage)  # type: ignore[arg-type]
+            json.loads(body)
+        handler, parser = [], []
+        for body in bodies[100:]:
+            start = time.perf_counter_ns()
+            reply = handle_delivery(body, headers, storage)  # type: ignore[arg-type]
+            handler.append(time.perf_counter_ns() - start)
+            assert reply.status == 202, reply.body
+            start = time.perf_counter_ns()
+            json.loads(body)
+            parser.append(time.perf_counter_ns() - start)
+        size = len(bodies[0]) / 1024
+        webhook_us, loads_us = _median_ns(handler) / 1000, _median_ns(parser) / 1000
+        rows.append(
+            (
+                f"1. webhook CPU/event, {label} ({size:.0f} KiB)",
+                f"{webhook_us:.0f} µs (json.loads {loads_us:.0f} µs): {webhook_us / loads_us:.2f}×",
+                "≤ 4× json.loads",
+            )
+        )
+    return rows
+
+
+# -- 2. burst through the local host -----------------------------------------------------------
+
+
+def bench_burst(deliveries: int, concurrency: int) -> list[Row]:
+    import requests
+    from fakes import FakeAzureDevOps, FakeSentry
+    from loopback import LoopbackRouter
+
+    azurite = start_azurite(ROOT)
+    router = LoopbackRouter()
+    suffix = uuid.uuid4().hex[:8]
+    env = {
+        "AzureWebJobsStorage": azurite.connection_string,
+        "SYNC_QUEUE_NAME": f"bench-{suffix}",
+        "TABLE_PREFIX": f"b{suffix}",
+        "BENCH_PAT": "bench-pat",
+        "BENCH_TOKEN": "bench-token",
+    }
+    os.environ.update(env)
+    from shared.registry import Registry
+    from shared.storage import get_storage
+
+    registry = Registry(get_storage())
+    _, secret = registry.add_integration(
+        COLLECTION, name="Bench", base_url=f"{router.url}contoso/", pat_setting="BENCH_PAT"
+    )
+    registry.add_sentry_org(
+        COLLECTION, slug="acme", base_url=router.url, token_setting="BENCH_TOKEN"
+    )
+    FakeAzureDevOps(router, "bench-pat", base_url=f"{router.url}contoso/")
+    sentry = FakeSentry(router, router.url, "acme", "bench-token")
+    linked = list(range(1, 101))
+    for work_item in linked:
+        sentry.add_issue(str(work_item))
+        registry.add_link(COLLECTION, work_item, "acme", str(work_item))
+
+    # 100 work items x 5 revisions that each cross done/not-done (ending in Closed),
+    # 350 changes of unlinked work items, and 150 redeliveries.
+    moves = [("Active", "Closed"), ("Closed", "Active")]
+    bodies = []
+    notification = 0
+    for work_item in linked:
+        for rev in range(2, 7):
+            notification += 1
+            old, new = moves[rev % 2 == 1]
+            bodies.append(_payload(work_item, rev, old, new, notification))
+    for work_item in range(1001, 1001 + deliveries - 650):
+        notification += 1
+        bodies.append(_payload(work_item, 2, "Active", "Closed", notification))
+    rng = random.Random(7)
+    bodies += rng.sample(bodies[:500], 150)
+    rng.shuffle(bodies)
+    encoded = [json.dumps(b).encode() for b in bodies]
+
+    host = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DEVHOST_LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = ""
+    assert host.stdout is not None
+    for line in host.stdout:
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            url = match[1]
+            break
+    threading.Thread(target=lambda: [None for _ in host.stdout], daemon=True).start()
+    webhook = f"{url}/api/workitems/webhook"
+    local = threading.local()
+    headers = {**_basic(secret), "Content-Type": "application/json"}
+
+    def post(body: bytes) -> tuple[int, float]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        start = time.perf_counter()
+        response = session.post(webhook, data=body, headers=headers, timeout=30)
+        return response.status_code, time.perf_counter() - start
+
+    for body in encoded[:5]:  # warm the host (imports, clients); counted below as duplicates
+        post(body)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(post, encoded))
+    burst = time.perf_counter() - started
+
+    def settled() -> bool:
+        return all(sentry.issues[str(w)]["status"] == "resolved" for w in linked)
+
+    while not settled() and time.perf_counter() - started < 600:
+        time.sleep(0.05)
+    reached = time.perf_counter() - started
+    statuses = {code: sum(1 for c, _ in results if c == code) for code in {c for c, _ in results}}
+    latencies = sorted(latency for _, latency in results)
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    host.terminate()
+    host.wait(30)
+    router.close()
+    azurite.stop()
+    return [
+        (
+            f"2. burst: {len(encoded)} deliveries, concurrency {concurrency}",
+            f"{len(encoded) / burst:.0f} acks/s; statuses {dict(sorted(statuses.items()))}",
+            "≥ 200 acks/s",
+        ),
+        ("2. burst latency", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms", "p99 ≤ 100 ms"),
+        (
+            "2. burst: last change reached Sentry",
+            f"{reached:.1f} s after the first delivery; {len(sentry.writes)} Sentry writes",
+            "report",
+        ),
+    ]
+
+
+# -- 3. API economy -------------------------------------------------------------------------------
+
+
+class _CountingHandler(logging.Handler):
+    """Counts storage requests from urllib3's connection log, by port."""
+
+    def __init__(self, ports: dict[str, int]) -> None:
+        super().__init__(logging.DEBUG)
+        self.by_port = {port: kind for kind, port in ports.items()}
+        self.counts = {"Table": 0, "Queue": 0}
+        self._pattern = re.compile(r'http://127\.0\.0\.1:(\d+) "')
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self._pattern.search(record.getMessage())
+        if match:
+            kind = self.by_port.get(int(match[1]))
+            if kind in self.counts:
+                self.counts[kind] += 1
+
+    def take(self) -> dict[str, int]:
+        counts, self.counts = self.counts, {"Table": 0, "Queue": 0}
+        return counts
+
+
+def bench_economy(events: int) -> list[Row]:
+    import azure.functions.queue as func_queue
+    import responses
+    from fakes import FakeAzureDevOps, FakeSentry
+
+    import SyncStatus
+    from shared.registry import Registry
+    from shared.storage import get_storage
+    from shared.webhook import handle_delivery
+
+    azurite = start_azurite(ROOT)
+    suffix = uuid.uuid4().hex[:8]
+    os.environ.update(
+        {
+            "AzureWebJobsStorage": azurite.connection_string,
+            "SYNC_QUEUE_NAME": f"econ-{suffix}",
+            "TABLE_PREFIX": f"e{suffix}",
+            "BENCH_PAT": "bench-pat",
+            "BENCH_TOKEN": "bench-token",
+        }
+    )
+    counter = _CountingHandler(azurite.ports)
+    urllib3_log = logging.getLogger("urllib3.connectionpool")
+    urllib3_log.setLevel(logging.DEBUG)
+    urllib3_log.addHandler(counter)
+    storage = get_storage()
+    registry = Registry(storage)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1:")
+        _, secret = registry.add_integration(
+            COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/",
+            pat_setting="BENCH_PAT",
+        )  # fmt: skip
+        registry.add_sentry_org(
+            COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN"
+        )
+        ado = FakeAzureDevOps(rsps, "bench-pat")
+        sentry = FakeSentry(rsps, "https://sentry.example/", "acme", "bench-token")
+        linked = list(range(1, 101))
+        for work_item in linked:
+            sentry.add_issue(str(work_item))
+            registry.add_link(COLLECTION, work_item, "acme", str(work_item))
+        headers = _basic(secret)
+        per_item = events // len(linked)
+        bodies = []
+        notification = 0
+        for rev in range(2, 2 + per_item):
+            for work_item in linked:
+                notification += 1
+                old, new = (("Active", "Closed"), ("Closed", "Active"))[rev % 2 == 1]
+                bodies.append(json.dumps(_payload(work_item, rev, old, new, notification)).encode())
+        counter.take()
+
+        webhook_ops = {"Table": 0, "Queue": 0}
+        sync_ops = {"Table": 0, "Queue": 0}
+        messages: list[str] = []
+        queue = storage.queue
+        for body in bodies:
+            assert handle_delivery(body, headers, storage).status == 202
+            for kind, count in counter.take().items():
+                webhook_ops[kind] += count
+            for message in queue.receive_messages(max_messages=32):
+                messages.append(message.content)
+                queue.delete_message(message)
+            counter.take()  # draining the queue is the host's work, not ours
+
+        def run(text: str) -> None:
+            SyncStatus.main(func_queue.QueueMessage(id="m", body=text.encode(), dequeue_count=1))
+
+        for text in messages:
+            run(text)
+            for kind, count in counter.take().items():
+                sync_ops[kind] += count
+        changes = len(messages)
+        sentry_calls = len(sentry.calls)
+        ado_calls = len(ado.calls)
+
+        # Redeliveries and stale revisions straight to SyncStatus: what do they cost?
+        before_sentry, before_ado = len(sentry.calls), len(ado.calls)
+        stale = random.Random(3).sample(messages, 200)
+        for text in stale:
+            run(text)
+        stale_ops = counter.take()
+        stale_sentry = len(sentry.calls) - before_sentry
+        stale_ado = len(ado.calls) - before_ado
+
+        # Redelivered service hooks: answered by the webhook without queueing.
+        for body in bodies[:100]:
+            assert handle_delivery(body, headers, storage).status == 200
+        dup_ops = counter.take()
+    urllib3_log.removeHandler(counter)
+    azurite.stop()
+    return [
+        (
+            f"3. economy: {changes} state changes, 100 work items, 1 project/type",
+            f"Azure DevOps {ado_calls} call(s) in all; Sentry {sentry_calls / changes:.2f} "
+            "calls per linked issue per effective change",
+            "≤ 1 ADO call per (project, type) per TTL; ≤ 2 Sentry calls",
+        ),
+        (
+            "3. table operations per event",
+            f"webhook {webhook_ops['Table'] / changes:.2f} table + "
+            f"{webhook_ops['Queue'] / changes:.2f} queue; "
+            f"SyncStatus {sync_ops['Table'] / changes:.2f} table",
+            "report",
+        ),
+        (
+            "3. 200 stale/duplicate messages to SyncStatus",
+            f"Sentry {stale_sentry}, Azure DevOps {stale_ado} calls; "
+            f"{stale_ops['Table'] / len(stale):.2f} table ops each",
+            "0 API calls",
+        ),
+        (
+            "3. 100 redelivered service hooks",
+            f"{dup_ops['Table'] / 100:.2f} table ops each; {dup_ops['Queue']} queue ops in all",
+            "nothing queued",
+        ),
+    ]
+
+
+# -- 4. cold import -------------------------------------------------------------------------------
+
+_TIME_IMPORT = """
+import sys, time
+sys.path.insert(0, {root!r})
+start = time.perf_counter()
+{imports}
+print(time.perf_counter() - start)
+"""
+_THIRD_PARTY = """
+import sys, sysconfig
+sys.path.insert(0, {root!r})
+import {module}
+site = sysconfig.get_paths()["purelib"]
+names = set()
+for name, mod in list(sys.modules.items()):
+    path = getattr(mod, "__file__", None) or ""
+    if path.startswith(site) and "." not in name:
+        names.add(name)
+print(" ".join(sorted(names)))
+"""
+
+
+def _timed_import(imports: str) -> float:
+    code = _TIME_IMPORT.format(root=str(ROOT), imports=imports)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+    )
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def bench_cold_import(runs: int) -> list[Row]:
+    rows: list[Row] = []
+    for module in ("WorkItemWebhook", "SyncStatus", "SearchIssues"):
+        names = subprocess.run(
+            [sys.executable, "-c", _THIRD_PARTY.format(root=str(ROOT), module=module)],
+            capture_output=True, text=True, check=True, cwd="/",
+        ).stdout.split()  # fmt: skip
+        own, deps = [], []
+        for _ in range(runs):  # interleaved, so drift hits both alike
+            own.append(_timed_import(f"import {module}"))
+            deps.append(_timed_import("\n".join(f"import {name}" for name in names)))
+        own_ms, deps_ms = statistics.median(own) * 1000, statistics.median(deps) * 1000
+        rows.append(
+            (
+                f"4. cold import {module}",
+                f"{own_ms:.0f} ms vs its libraries alone {deps_ms:.0f} ms: {own_ms / deps_ms:.2f}×",
+                "≤ 1.25×",
+            )
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=1000, help="events for parts 1 and 3")
+    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
+    parser.add_argument(
+        "--only", choices=["cpu", "burst", "economy", "import"], help="run one part only"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    rows: list[Row] = []
+    parts = {
+        "cpu": lambda: bench_webhook_cpu(args.events),
+        "burst": lambda: bench_burst(1000, 16),
+        "economy": lambda: bench_economy(args.events),
+        "import": lambda: bench_cold_import(args.runs),
+    }
+    for name, part in parts.items():
+        if args.only in (None, name):
+            print(f"running {name}...", file=sys.stderr, flush=True)
+            rows += part()
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    print(f"\n{'measure'.ljust(width)} | {'result'.ljust(value_width)} | target")
+    print(f"{'-' * width}-|-{'-' * value_width}-|-------")
+    for name, value, target in rows:
+        print(f"{name.ljust(width)} | {value.ljust(value_width)} | {target}")
+    print(f"\n(machine: {os.cpu_count()} cores, Python {sys.version.split()[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
