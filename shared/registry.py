@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,8 @@ from shared.payloads import normalize_guid
 from shared.storage import INTEGRATIONS, LINKS, Storage, storage_errors
 
 INTEGRATION_ROW = "integration"
+# How stale a cached integration row may be where callers accept one (``max_age``).
+INTEGRATION_MAX_AGE = 30.0
 RESOLUTION_STRATEGIES = ("resolved", "resolvedInNextRelease")
 MAX_WORK_ITEM_ID = 2**31 - 1
 
@@ -54,6 +57,15 @@ _BATCH_LIMIT = 100
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+_clock = time.monotonic
+_recent: dict[tuple[int, str, bool], tuple[float, Any]] = {}
+
+
+def forget_cached_integrations() -> None:
+    """Drop integration rows read recently (tests; nothing else needs to)."""
+    _recent.clear()
 
 
 # -- validation of operator input -------------------------------------------------------------
@@ -343,14 +355,40 @@ class Registry:
                     etag=existing.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
+        self._forget(integration_id)
         return _integration_from(entity), secret
 
-    def get_integration(self, integration_id: str, *, with_orgs: bool = False) -> Integration:
-        """The active integration; raises ``IntegrationNotFound`` or ``IntegrationRemoved``."""
-        integration = self._read_integration(integration_id, with_orgs=with_orgs)
+    def get_integration(
+        self, integration_id: str, *, with_orgs: bool = False, max_age: float = 0.0
+    ) -> Integration:
+        """The active integration; raises ``IntegrationNotFound`` or ``IntegrationRemoved``.
+
+        With ``max_age`` a copy read at most that many seconds ago may be returned instead of
+        reading storage again (only active integrations are kept).
+        """
+        integration_id = check_integration_id(integration_id)
+        key = (id(self._storage), integration_id, with_orgs)
+        if max_age > 0:
+            entry = _recent.get(key)
+            if entry is not None and _clock() - entry[0] <= max_age:
+                return entry[1]
+        try:
+            integration = self._read_integration(integration_id, with_orgs=with_orgs)
+        except IntegrationNotFound:
+            _recent.pop(key, None)
+            raise
         if integration.removed:
+            _recent.pop(key, None)
             raise IntegrationRemoved(integration.id)
+        if len(_recent) > 1000:
+            _recent.clear()
+        _recent[key] = (_clock(), integration)
         return integration
+
+    def _forget(self, integration_id: str) -> None:
+        """After a write in this process, no caller should get the old copy."""
+        for with_orgs in (False, True):
+            _recent.pop((id(self._storage), integration_id, with_orgs), None)
 
     def _read_integration(self, integration_id: str, *, with_orgs: bool) -> Integration:
         integration_id = check_integration_id(integration_id)
@@ -417,6 +455,7 @@ class Registry:
                 integration.id,
                 [f"sentry:{org.slug}" for org in integration.sentry_orgs],
             )
+        self._forget(integration.id)
 
     def rotate_secret(self, integration_id: str) -> str:
         """A new webhook secret; the current one stays valid as the previous secret."""
@@ -453,6 +492,7 @@ class Registry:
                 raise AlreadyExists(
                     "the integration changed at the same time; run the command again"
                 ) from None
+        self._forget(integration_id)
 
     def update_integration(
         self,
@@ -536,6 +576,7 @@ class Registry:
                     f"Sentry organization {org.slug} is already part of integration "
                     f"{integration.id}"
                 ) from None
+        self._forget(integration.id)
         return org
 
     def remove_sentry_org(self, integration_id: str, slug: str) -> None:
@@ -556,6 +597,7 @@ class Registry:
                     f"Sentry organization {slug} still has {in_use} link(s); remove them first"
                 )
             self._integrations.delete_entity(integration.id, f"sentry:{slug}")
+        self._forget(integration.id)
 
     # -- links --------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ neither blocks nor repeats the others; the message is retried for the failed lin
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 from pydantic import ValidationError
 
+import shared.http
 from shared.audit import APPLIED, FAILED, POISONED, SKIPPED, AuditEntry, AuditLog
 from shared.clients import azure_devops_client, sentry_client
 from shared.done_states import DoneStates
@@ -38,7 +40,7 @@ from shared.http import ApiError, ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.messages import SyncMessage
 from shared.payloads import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
-from shared.registry import Integration, Link, Registry
+from shared.registry import INTEGRATION_MAX_AGE, Integration, Link, Registry
 from shared.rules import (
     StateSet,
     StatusAction,
@@ -51,6 +53,7 @@ from shared.settings import max_dequeue_count
 from shared.storage import LINKS, Storage, get_storage, storage_errors
 
 LEASE_SECONDS = 120
+BUSY_PATIENCE_SECONDS = 10.0
 
 
 class RetryLater(SyncError):
@@ -101,7 +104,9 @@ class Syncer:
 
     def apply(self, message: SyncMessage, dequeue_count: int) -> None:
         try:
-            integration = self._registry.get_integration(message.integration_id, with_orgs=True)
+            integration = self._registry.get_integration(
+                message.integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
+            )
         except (IntegrationNotFound, IntegrationRemoved) as exc:
             log_event("sync.no_integration", logging.WARNING, integration=message.integration_id)
             self._record(message, SKIPPED, "none", str(exc))
@@ -132,7 +137,7 @@ class Syncer:
         failures: list[Exception] = []
         for item in work:
             try:
-                self._apply_link(integration, message, item, states, dequeue_count)
+                self._apply_patiently(integration, message, item, states, dequeue_count)
             except (ApiError, ConfigurationError, StorageUnavailable, LinkBusy) as exc:
                 failures.append(exc)
                 self._record(
@@ -148,6 +153,49 @@ class Syncer:
             self._fail(message, dequeue_count, failures)
 
     # -- per link -------------------------------------------------------------------------------
+
+    def _apply_patiently(
+        self,
+        integration: Integration,
+        message: SyncMessage,
+        item: _Work,
+        states: StateSet | None,
+        attempt: int,
+    ) -> None:
+        """Apply to one link; while another run holds it, wait a little and look again.
+
+        Revisions of one work item often arrive together; their runs take turns on the link
+        here instead of spending the message's few queue attempts on each other.
+        """
+        waited, delay = 0.0, 0.1
+        while True:
+            try:
+                self._apply_link(integration, message, item, states, attempt)
+                return
+            except LinkBusy:
+                if waited + delay > BUSY_PATIENCE_SECONDS:
+                    raise
+            shared.http.pause(delay * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+            waited, delay = waited + delay, min(delay * 2, 2.0)
+            link = next(
+                (
+                    fresh
+                    for fresh in self._registry.links_for_work_item(
+                        integration.id, message.work_item_id
+                    )
+                    if fresh.row_key == item.link.row_key
+                ),
+                None,
+            )
+            if link is None:
+                self._record(message, SKIPPED, "none", "the link was removed", link=item.link)
+                return
+            # If no link needed the states at first, this revision was applied everywhere.
+            item = _Work(
+                link,
+                state_due=states is not None and message.rev != link.state_rev,
+                assignee_due=message.assignee is not None and message.rev > link.assignee_rev,
+            )
 
     def _apply_link(
         self,

@@ -14,7 +14,6 @@ Nothing here answers 500: every failure is mapped in ``handle_delivery``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ from shared.errors import (
 )
 from shared.log import log_event
 from shared.payloads import WORK_ITEM_UPDATED, ServiceHookEvent, WorkItemUpdate
-from shared.registry import Integration, Registry
+from shared.registry import INTEGRATION_MAX_AGE, Integration, Registry
 from shared.replies import Reply, error
 from shared.storage import Storage, get_storage
 
@@ -78,10 +77,12 @@ def _handle(body: bytes, headers: Mapping[str, str], storage: Storage | None) ->
     storage = storage or get_storage()
     registry = Registry(storage)
     offered = presented_secrets(headers)
-    integration = _cached_integration(storage, event.collection_id)
-    if integration is None or not secret_matches(offered, integration.secret_hashes):
-        # Never refuse on a cached copy: a secret rotated a moment ago must work at once.
-        integration = _read_integration(registry, storage, event.collection_id)
+    # A copy of the integration read moments ago only ever lets a request in; refusals are
+    # decided on a fresh read, so a secret rotated a moment ago works at once. Removing an
+    # integration or finishing a rotation takes effect within INTEGRATION_MAX_AGE seconds.
+    integration = _integration(registry, event.collection_id, INTEGRATION_MAX_AGE)
+    if not secret_matches(offered, integration.secret_hashes):
+        integration = _integration(registry, event.collection_id, 0.0)
         if not secret_matches(offered, integration.secret_hashes):
             raise Rejected(401, "missing or wrong webhook secret")
 
@@ -118,42 +119,13 @@ def _handle(body: bytes, headers: Mapping[str, str], storage: Storage | None) ->
     return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": change.rev})
 
 
-# Integration rows, kept briefly so a burst of deliveries reads each one once. A copy only ever
-# lets a request in: refusals are decided on a fresh read. Removing an integration or finishing
-# a secret rotation therefore takes effect within INTEGRATION_CACHE_SECONDS.
-INTEGRATION_CACHE_SECONDS = 30.0
-_clock = time.monotonic
-_integrations: dict[tuple[int, str], tuple[float, Integration]] = {}
-
-
-def _cached_integration(storage: Storage, integration_id: str) -> Integration | None:
-    entry = _integrations.get((id(storage), integration_id))
-    if entry is None or entry[0] < _clock():
-        return None
-    return entry[1]
-
-
-def _read_integration(registry: Registry, storage: Storage, integration_id: str) -> Integration:
+def _integration(registry: Registry, integration_id: str, max_age: float) -> Integration:
     try:
-        integration = registry.get_integration(integration_id)
+        return registry.get_integration(integration_id, max_age=max_age)
     except IntegrationNotFound:
-        _integrations.pop((id(storage), integration_id), None)
         raise Rejected(404, "unknown integration (resourceContainers.collection.id)") from None
     except IntegrationRemoved:
-        _integrations.pop((id(storage), integration_id), None)
         raise Rejected(410, "this integration was removed") from None
-    if len(_integrations) > 1000:
-        _integrations.clear()
-    _integrations[(id(storage), integration_id)] = (
-        _clock() + INTEGRATION_CACHE_SECONDS,
-        integration,
-    )
-    return integration
-
-
-def forget_cached_integrations() -> None:
-    """Drop cached integration rows (tests, and after changing an integration in-process)."""
-    _integrations.clear()
 
 
 def parse_event(body: bytes, headers: Mapping[str, str]) -> ServiceHookEvent:

@@ -89,7 +89,7 @@ def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
     monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
     monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
-    from shared.webhook import forget_cached_integrations
+    from shared.registry import forget_cached_integrations
 
     forget_cached_integrations()
     yield env

@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, basic_auth, http_post, load_fixture
 
 from shared import cli
-from shared.webhook import forget_cached_integrations
+from shared.registry import forget_cached_integrations
 
 COLLECTION = "2245531e-4735-4f13-81d1-a4a33d5532a1"
 
@@ -215,7 +215,7 @@ def test_rotate_and_finish(app_env, added):
     assert json.loads(shown)["rotationInProgress"] is True
     assert http_post(payload, basic_auth(added)).status_code == 200  # accepted, not linked
     assert run("integration", "finish-rotation", COLLECTION)[0] == 0
-    forget_cached_integrations()  # what INTEGRATION_CACHE_SECONDS of waiting does
+    forget_cached_integrations()  # what INTEGRATION_MAX_AGE of waiting does
     assert http_post(payload, basic_auth(added)).status_code == 401
     assert http_post(payload, basic_auth(new)).status_code == 200
 

@@ -515,16 +515,37 @@ def test_concurrent_run_cannot_apply_the_same_link_twice(world):
     storage = world.env.storage()
     message = world.message()
     stale = world.registry.links_for_work_item(world.id, 5)
+    world.run(message)  # another instance applies it and moves the watermark
 
-    # Another instance read the same link version and now claims it.
-    original = world.registry.links_for_work_item
-    world.run(message)  # the first run applies and moves the watermark
+    # This run read the link before that: its claim fails on the ETag, it looks again and
+    # finds the revision applied.
     syncer = Syncer(storage)
-    syncer._registry.links_for_work_item = lambda *_: stale  # type: ignore[method-assign]
-    with pytest.raises(RetryLater):
-        syncer.apply(message, 1)
+    fresh = syncer._registry.links_for_work_item
+    reads = iter([stale])
+    syncer._registry.links_for_work_item = lambda *a: next(reads, None) or fresh(*a)  # type: ignore[method-assign]
+    syncer.apply(message, 1)
     assert len(world.acme.writes) == 1
-    assert original(world.id, 5)[0].state_rev == 2
+    assert world.audit(5)[0]["reason"] == "revision already applied"
+
+
+def test_a_link_held_too_long_fails_the_message_for_a_retry(world, waits):
+    from datetime import UTC, datetime, timedelta
+
+    from shared.storage import LINKS
+
+    world.link(5, world.acme, "101")
+    link = world.link_row(5, "acme", "101")
+    world.env.storage().table(LINKS).update_entity(
+        {
+            "PartitionKey": world.id,
+            "RowKey": link.row_key,
+            "LeaseUntil": datetime.now(UTC) + timedelta(minutes=2),
+        }
+    )
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert world.acme.writes == []
+    assert sum(waits) <= 10.0 + 2.0  # patience, then the queue's own retry
     assert world.audit(5)[0]["error"] == "LinkBusy"
 
 

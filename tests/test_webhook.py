@@ -370,10 +370,10 @@ def test_missing_or_wrong_secret(headers, app_env, linked):
 
 
 def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry, monkeypatch):
-    import shared.webhook
+    import shared.registry
 
     now = [1000.0]
-    monkeypatch.setattr(shared.webhook, "_clock", lambda: now[0])
+    monkeypatch.setattr(shared.registry, "_clock", lambda: now[0])
     old = linked.secret
     new = registry.rotate_secret(linked.id)
     app_env.secrets.append(new)
@@ -388,7 +388,7 @@ def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry
     payload["resource"]["rev"] = 4
     payload["notificationId"] += 1
     # The integration row is cached for a few seconds: finishing takes effect once it expires.
-    now[0] += shared.webhook.INTEGRATION_CACHE_SECONDS + 1
+    now[0] += shared.registry.INTEGRATION_MAX_AGE + 1
     _assert_rejected_keeps_queue(http_post(payload, basic_auth(old)), 401, app_env, 2)
     assert http_post(payload, basic_auth(new)).status_code == 202
 
@@ -405,14 +405,14 @@ def test_a_freshly_rotated_secret_works_at_once_despite_the_cache(app_env, linke
 
 
 def test_removal_is_seen_once_the_cached_row_expires(app_env, linked, registry, monkeypatch):
-    import shared.webhook
+    import shared.registry
 
     now = [1000.0]
-    monkeypatch.setattr(shared.webhook, "_clock", lambda: now[0])
+    monkeypatch.setattr(shared.registry, "_clock", lambda: now[0])
     payload = _updated(linked.id)
     assert http_post(payload, basic_auth(linked.secret)).status_code == 202
     registry.remove_integration(linked.id)
-    now[0] += shared.webhook.INTEGRATION_CACHE_SECONDS + 1
+    now[0] += shared.registry.INTEGRATION_MAX_AGE + 1
     payload["resource"]["rev"] = 3
     _assert_rejected(
         http_post(payload, basic_auth(linked.secret)), 410, "removed", app_env, queued=1
