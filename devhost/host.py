@@ -101,7 +101,12 @@ class Host:
         extensions = self.config.get("extensions", {})
         self.route_prefix = str(extensions.get("http", {}).get("routePrefix", "api")).strip("/")
         self.queue_options = QueueOptions.from_host(extensions.get("queues", {}))
-        self.functions = load_app(self.app_root)
+        self.functions = [
+            function
+            for function in load_app(self.app_root)
+            # The host's switch for turning a function off without touching its folder.
+            if os.environ.get(f"AzureWebJobs.{function.name}.Disabled", "").lower() != "true"
+        ]
         self.http = HttpHost(self.functions, self.route_prefix, port, self.invoke)
         self.listeners = [
             QueueListener(

@@ -1,11 +1,12 @@
 """Service-hook deliveries already queued, so a redelivery is answered without queueing again.
 
-Two markers per queued change, kept in the ``links`` table under the work item's prefix (so the
-webhook reads them with the same query that finds the work item's links):
-``w:<work item>:~r:<rev>`` (one revision, whichever subscription delivered it) and
-``w:<work item>:~n:<subscriptionId>:<notificationId>`` (one delivery). Markers are written only
-after the message is on the queue: if storage fails in between, a retry queues the change
-again, and SyncStatus's link memory makes that harmless. The opposite order could lose a change.
+One marker per queued change, ``w:<work item>:~r:<rev>`` in the ``links`` table under the work
+item's prefix, so the webhook reads it with the same query that finds the work item's links.
+It catches both kinds of duplicate: a redelivered notification (same ``subscriptionId`` and
+``notificationId``) carries the same work item and revision, and so does the same change
+delivered by a second subscription. Markers are written only after the message is on the
+queue: if storage fails in between, a retry queues the change again, and SyncStatus's link
+memory makes that harmless. The opposite order could lose a change.
 """
 
 from __future__ import annotations
@@ -17,22 +18,20 @@ from shared.registry import MARKER, work_item_prefix
 from shared.storage import LINKS, Storage, storage_errors
 
 
-def delivery_keys(message: SyncMessage) -> list[str]:
-    prefix = work_item_prefix(message.work_item_id) + MARKER
-    keys = [f"{prefix}r:{message.rev:010d}"]
-    delivery = message.delivery
-    if delivery.subscription_id and delivery.notification_id is not None:
-        keys.append(f"{prefix}n:{delivery.subscription_id}:{delivery.notification_id}")
-    return keys
+def delivery_key(message: SyncMessage) -> str:
+    return f"{work_item_prefix(message.work_item_id)}{MARKER}r:{message.rev:010d}"
 
 
 def record_delivery(storage: Storage, message: SyncMessage) -> None:
-    """Remember that ``message`` is queued (one transaction in the integration's partition)."""
-    rows = [
-        {"PartitionKey": message.integration_id, "RowKey": key, "Rev": message.rev}
-        for key in delivery_keys(message)
-    ]
+    """Remember that ``message`` is queued."""
+    row = {
+        "PartitionKey": message.integration_id,
+        "RowKey": delivery_key(message),
+        "Rev": message.rev,
+    }
+    if message.delivery.subscription_id:
+        row["SubscriptionId"] = message.delivery.subscription_id
+    if message.delivery.notification_id is not None:
+        row["NotificationId"] = message.delivery.notification_id
     with storage_errors():
-        storage.table(LINKS).submit_transaction(
-            [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in rows]
-        )
+        storage.table(LINKS).upsert_entity(row, mode=UpdateMode.REPLACE)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from shared.changes import NoChange, change_from_update
 from shared.credentials import presented_secrets, secret_matches
-from shared.deliveries import delivery_keys, record_delivery
+from shared.deliveries import delivery_key, record_delivery
 from shared.errors import (
     ConfigurationError,
     IntegrationNotFound,
@@ -96,7 +96,7 @@ def _handle(body: bytes, headers: Mapping[str, str], storage: Storage | None) ->
     change = change_from_update(event, update, work_item_id)
     if isinstance(change, NoChange):
         return _ignored(event, change.reason, work_item_id)
-    links, seen = registry.links_and_rows(integration.id, work_item_id, delivery_keys(change))
+    links, seen = registry.links_and_rows(integration.id, work_item_id, [delivery_key(change)])
     if not links:
         return _ignored(event, "work item is not linked to a Sentry issue", work_item_id)
     if seen:
