@@ -406,14 +406,14 @@ print(time.perf_counter() - start)
 _THIRD_PARTY = """
 import sys, sysconfig
 sys.path.insert(0, {root!r})
+before = set(sys.modules)
 import {module}
 site = sysconfig.get_paths()["purelib"]
-names = set()
-for name, mod in list(sys.modules.items()):
-    path = getattr(mod, "__file__", None) or ""
-    if path.startswith(site) and "." not in name:
-        names.add(name)
-print(" ".join(sorted(names)))
+names = [
+    name for name, mod in sys.modules.items()
+    if name not in before and (getattr(mod, "__file__", None) or "").startswith(site)
+]
+print(" ".join(names))
 """
 
 
