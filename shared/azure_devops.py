@@ -6,7 +6,9 @@ Outgoing calls go only to the integration's base URL, never to a URL from a payl
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,17 +47,6 @@ class _WiqlItem(BaseModel):
 class _WiqlResponse(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     work_items: list[_WiqlItem] = Field(default_factory=list, alias="workItems")
-
-
-class _BatchItem(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    id: int | None = None
-    fields: dict[str, object] = {}
-
-
-class _BatchResponse(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    value: list[_BatchItem | None] = []
 
 
 class WorkItemState(BaseModel):
@@ -161,23 +152,9 @@ class AzureDevOpsClient(ApiClient):
 
     def titles(self, ids: list[int]) -> dict[int, str]:
         """Titles of up to 200 work items at once (missing ones are left out)."""
-        if not ids:
-            return {}
-        response = self.request(
-            "POST",
-            "_apis/wit/workitemsbatch",
-            idempotent=True,  # a read, despite the POST
-            params={"api-version": API_VERSION},
-            json={"ids": ids[:200], "fields": [FIELD_ID, FIELD_TITLE], "errorPolicy": "omit"},
-        )
-        try:
-            answer = _BatchResponse.model_validate_json(response.content)
-        except ValidationError:
-            raise ApiRejected(self.service, "unexpected answer to the batch request") from None
         return {
-            item.id: str(item.fields.get(FIELD_TITLE) or "")
-            for item in answer.value
-            if item is not None and item.id is not None
+            int(item["id"]): str((item.get("fields") or {}).get(FIELD_TITLE) or "")
+            for item in self.work_items(ids[:200], [FIELD_ID, FIELD_TITLE])
         }
 
     def _fields(self, path: str, fields: list[str]) -> dict[str, object]:
@@ -192,6 +169,87 @@ class AzureDevOpsClient(ApiClient):
         except (ValueError, AttributeError):
             raise ApiRejected(self.service, "unexpected answer to the work item request") from None
         return found if isinstance(found, dict) else {}
+
+    # -- service hook subscriptions (organization level) ----------------------------------------
+
+    def create_subscription(self, body: dict[str, Any]) -> dict[str, Any]:
+        # A create is not idempotent: a blind retry could make two subscriptions.
+        response = self.request(
+            "POST",
+            "_apis/hooks/subscriptions",
+            idempotent=False,
+            params={"api-version": API_VERSION},
+            json=body,
+        )
+        return _json_object(self.service, response.content)
+
+    def get_subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        """The subscription, or None if Azure DevOps no longer has it."""
+        try:
+            response = self.request(
+                "GET",
+                f"_apis/hooks/subscriptions/{quote(subscription_id, safe='')}",
+                idempotent=True,
+                params={"api-version": API_VERSION},
+            )
+        except ApiNotFound:
+            return None
+        return _json_object(self.service, response.content)
+
+    def replace_subscription(self, subscription_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        # Replacing with the same full body twice gives the same result: safe to retry.
+        response = self.request(
+            "PUT",
+            f"_apis/hooks/subscriptions/{quote(subscription_id, safe='')}",
+            idempotent=True,
+            params={"api-version": API_VERSION},
+            json=body,
+        )
+        return _json_object(self.service, response.content)
+
+    # -- reading many work items ------------------------------------------------------------------
+
+    def work_items(self, ids: list[int], fields: list[str]) -> list[dict[str, Any]]:
+        """``id``, ``rev`` and ``fields`` of up to 200 work items (missing ones left out)."""
+        if not ids:
+            return []
+        if len(ids) > 200:
+            raise ValueError("workitemsbatch takes at most 200 ids")
+        response = self.request(
+            "POST",
+            "_apis/wit/workitemsbatch",
+            idempotent=True,  # a read, despite the POST
+            params={"api-version": API_VERSION},
+            json={"ids": ids, "fields": fields, "errorPolicy": "omit"},
+        )
+        value = _json_object(self.service, response.content).get("value") or []
+        return [item for item in value if isinstance(item, dict) and "id" in item]
+
+    def work_item_updates(self, work_item_id: int, skip: int = 0) -> list[dict[str, Any]]:
+        """The work item's updates (the shape service hooks deliver), from ``skip`` on."""
+        updates: list[dict[str, Any]] = []
+        while True:
+            response = self.request(
+                "GET",
+                f"_apis/wit/workItems/{int(work_item_id)}/updates",
+                idempotent=True,
+                params={"$top": 200, "$skip": skip, "api-version": API_VERSION},
+            )
+            page = _json_object(self.service, response.content).get("value") or []
+            updates += [item for item in page if isinstance(item, dict)]
+            if len(page) < 200:
+                return updates
+            skip += len(page)
+
+
+def _json_object(service: str, content: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        raise ApiRejected(service, "the answer is not JSON") from None
+    if not isinstance(value, dict):
+        raise ApiRejected(service, "the answer is not a JSON object")
+    return value
 
 
 def wiql_string(text: str) -> str:
