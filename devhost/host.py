@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from azure.functions.queue import QueueMessage
+from azure.functions.timer import TimerRequest
+
 from devhost.http_server import HttpHost
 from devhost.loader import Function, FunctionLoadError, load_app
 from devhost.queues import QueueListener, QueueOptions, send_output
@@ -107,7 +110,7 @@ class Host:
             # The host's switch for turning a function off without touching its folder.
             if os.environ.get(f"AzureWebJobs.{function.name}.Disabled", "").lower() != "true"
         ]
-        self.http = HttpHost(self.functions, self.route_prefix, port, self.invoke)
+        self.http = HttpHost(self.functions, self.route_prefix, port, self.invoke, self.run_now)
         self.listeners = [
             QueueListener(
                 function,
@@ -123,7 +126,7 @@ class Host:
             f"{f.name}: {b['type']}"
             for f in self.functions
             for b in f.bindings
-            if b["type"] not in ("httpTrigger", "http", "queueTrigger", "queue")
+            if b["type"] not in ("httpTrigger", "http", "queueTrigger", "queue", "timerTrigger")
         ]
         if unsupported:
             raise FunctionLoadError(f"binding types the emulation does not support: {unsupported}")
@@ -146,6 +149,16 @@ class Host:
                 )
         return result
 
+    def run_now(self, function: Function, given: str) -> None:
+        """What ``POST /admin/functions/<Name>`` does for a non-HTTP function: run it once
+        with the given input (timers are not scheduled by this emulation)."""
+        trigger = function.trigger
+        if trigger["type"] == "timerTrigger":
+            argument: Any = TimerRequest(past_due=False)
+        else:
+            argument = QueueMessage(id=str(uuid.uuid4()), body=given.encode(), dequeue_count=1)
+        self.invoke(function, {trigger["name"]: argument})
+
     def start(self) -> None:
         self.http.start()
         for listener in self.listeners:
@@ -165,4 +178,10 @@ class Host:
             )
         for listener in self.listeners:
             lines.append(f"  {listener.function.name}: queueTrigger on {listener.queue_name}")
+        for function in self.functions:
+            if function.trigger["type"] == "timerTrigger":
+                lines.append(
+                    f"  {function.name}: timerTrigger {function.trigger.get('schedule')} (not "
+                    f"scheduled here; POST /admin/functions/{function.name} runs it)"
+                )
         return lines

@@ -8,6 +8,7 @@ through ``$return``) goes back to the client. Keys are not checked, as with Core
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -83,9 +84,12 @@ class HttpHost:
         prefix: str,
         port: int,
         invoke: Callable[[Function, dict[str, Any]], Any],
+        run_now: Callable[[Function, str], None],
     ) -> None:
         self.routes = build_routes(functions, prefix)
         self._invoke = invoke
+        self._run_now = run_now
+        self._others = {f.name.lower(): f for f in functions if f.trigger["type"] != "httpTrigger"}
         handler = self._handler_class()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
@@ -126,6 +130,10 @@ class HttpHost:
             self._send(handler, 413, {}, b"request body too large")
             return
         body = handler.rfile.read(length) if length else b""
+        admin = re.fullmatch(r"/admin/functions/([^/]+)", path, re.IGNORECASE)
+        if admin and handler.command == "POST":
+            self._admin_run(handler, admin[1], body)
+            return
         allowed = False
         for route in self.routes:
             match = route.pattern.match(path)
@@ -152,6 +160,27 @@ class HttpHost:
             self._respond(handler, response)
             return
         self._send(handler, 405 if allowed else 404, {}, b"")
+
+    def _admin_run(self, handler: BaseHTTPRequestHandler, name: str, body: bytes) -> None:
+        """Core Tools' way to run a non-HTTP function by hand: ``{"input": "..."}`` -> 202."""
+        function = self._others.get(name.lower())
+        if function is None:
+            self._send(handler, 404, {}, b"")
+            return
+        try:
+            given = json.loads(body or b"{}").get("input", "")
+        except (ValueError, AttributeError):
+            self._send(handler, 400, {}, b'{"error": "the body must be a JSON object with input"}')
+            return
+
+        def run() -> None:
+            try:
+                self._run_now(function, str(given))
+            except Exception:
+                log.exception("function %s failed", function.name)
+
+        threading.Thread(target=run, daemon=True).start()
+        self._send(handler, 202, {}, b"")
 
     def _respond(self, handler: BaseHTTPRequestHandler, response: Any) -> None:
         if response is None:

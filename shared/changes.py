@@ -38,6 +38,34 @@ def _same_identity(old: Identity | None, new: Identity | None) -> bool:
 def change_from_update(
     event: ServiceHookEvent, update: WorkItemUpdate, work_item_id: int
 ) -> SyncMessage | NoChange:
+    """The message for a ``workitem.updated`` service hook event."""
+    snapshot = update.revision.fields if update.revision is not None else None
+    return message_for(
+        update,
+        work_item_id,
+        integration_id=event.collection_id,
+        project_id=event.project_id,
+        project_name=snapshot.team_project if snapshot is not None else None,
+        work_item_type=snapshot.work_item_type if snapshot is not None else None,
+        delivery=Delivery(
+            event_id=event.event_id,
+            subscription_id=str(event.subscription_id) if event.subscription_id else None,
+            notification_id=event.notification_id,
+        ),
+    )
+
+
+def message_for(
+    update: WorkItemUpdate,
+    work_item_id: int,
+    *,
+    integration_id: str,
+    project_id: str | None,
+    project_name: str | None,
+    work_item_type: str | None,
+    delivery: Delivery | None = None,
+) -> SyncMessage | NoChange:
+    """The message for one work item update, from a service hook or from the updates API."""
     fields = update.fields
     state = None
     if fields.state is not None and fields.state.old_value != fields.state.new_value:
@@ -58,19 +86,15 @@ def change_from_update(
         changed_date = snapshot.changed_date
     changed_by = update.revised_by or (snapshot.changed_by if snapshot is not None else None)
     return SyncMessage(
-        integration_id=event.collection_id,
+        integration_id=integration_id,
         work_item_id=work_item_id,
         rev=update.rev,
-        project_id=event.project_id,
-        project_name=snapshot.team_project if snapshot is not None else None,
-        work_item_type=snapshot.work_item_type if snapshot is not None else None,
+        project_id=project_id,
+        project_name=project_name,
+        work_item_type=work_item_type,
         changed_date=changed_date,
         changed_by=person(changed_by),
         state=state,
         assignee=assignee,
-        delivery=Delivery(
-            event_id=event.event_id,
-            subscription_id=str(event.subscription_id) if event.subscription_id else None,
-            notification_id=event.notification_id,
-        ),
+        delivery=delivery or Delivery(),
     )

@@ -16,8 +16,10 @@ from typing import Any, TextIO
 from shared.audit import AuditLog
 from shared.errors import InvalidInput, SyncError
 from shared.poison import PoisonQueue
+from shared.reconcile import Reconciler
 from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
 from shared.storage import Storage, get_storage
+from shared.subscriptions import Subscriptions
 
 
 def _print_json(value: Any, out: TextIO) -> None:
@@ -138,6 +140,45 @@ def _summary(text: str) -> Any:
         return text[:500]
 
 
+def _subscription(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    subscriptions = Subscriptions(storage)
+    if args.action == "create":
+        if args.url is not None:
+            Registry(storage).set_hook(args.id, args.url, args.key_setting)
+        created = subscriptions.create(args.id, args.project)
+        out.write(
+            f"Created subscription {created.id}; the webhook secret was rotated and rolled out "
+            "to every subscription of the integration.\n"
+        )
+    elif args.action == "list":
+        _print_json([s.to_public() for s in subscriptions.statuses(args.id)], out)
+    elif args.id:
+        _print_json({args.id: subscriptions.check(args.id)}, out)
+    else:
+        _print_json(subscriptions.check_all(), out)
+
+
+def _reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    missed = Reconciler(storage).reconcile(args.id, dry_run=args.dry_run)
+    verb = "would queue" if args.dry_run else "queued"
+    _print_json(
+        {
+            verb: [
+                {
+                    "workItemId": m.work_item_id,
+                    "rev": m.rev,
+                    "state": m.state.model_dump() if m.state else None,
+                    "assignee": (m.assignee.new.email if m.assignee.new else None)
+                    if m.assignee
+                    else None,
+                }
+                for m in missed
+            ]
+        },
+        out,
+    )
+
+
 def _audit(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     integration = Registry(storage).get_integration(args.id)
     work_item = check_work_item_id(args.work_item) if args.work_item is not None else None
@@ -226,6 +267,24 @@ def build_parser() -> argparse.ArgumentParser:
     replay = poison_actions.add_parser("replay", help="put poison messages back on the queue")
     replay.add_argument("--message-id", action="append", help="only this message (repeatable)")
 
+    subscription = groups.add_parser("subscription", help="Azure DevOps service hooks")
+    sub_actions = subscription.add_subparsers(dest="action", required=True)
+    create = sub_actions.add_parser(
+        "create", help="create the workitem.updated subscription (rotates the secret)"
+    )
+    create.add_argument("id", help="collection id")
+    create.add_argument("--url", help="WorkItemWebhook URL, https://, without ?code= (stored)")
+    create.add_argument("--key-setting", help="app setting holding the function key")
+    create.add_argument("--project", help="limit to one project (its id)")
+    sub_list = sub_actions.add_parser("list", help="each subscription's status in Azure DevOps")
+    sub_list.add_argument("id", help="collection id")
+    check = sub_actions.add_parser("check", help="repair broken subscriptions, then reconcile")
+    check.add_argument("id", nargs="?", help="collection id (default: every integration)")
+
+    reconcile = groups.add_parser("reconcile", help="queue changes whose service hooks were lost")
+    reconcile.add_argument("id", help="collection id")
+    reconcile.add_argument("--dry-run", action="store_true", help="print, write nothing")
+
     audit = groups.add_parser("audit", help="the decisions SyncStatus made, newest first")
     audit.add_argument("id", help="collection id")
     audit.add_argument("--work-item", help="only this work item")
@@ -246,6 +305,10 @@ def main(
             _link(args, Registry(storage), out)
         elif args.group == "poison":
             _poison(args, storage, out)
+        elif args.group == "subscription":
+            _subscription(args, storage, out)
+        elif args.group == "reconcile":
+            _reconcile(args, storage, out)
         else:
             _audit(args, storage, out)
     except (SyncError, argparse.ArgumentTypeError) as exc:

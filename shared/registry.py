@@ -148,6 +148,17 @@ class DoneStateMapping:
 
 
 @dataclass(frozen=True)
+class HookSubscription:
+    """A service hook subscription we created, and the project it is limited to (if any)."""
+
+    id: str
+    project_id: str | None = None
+
+    def to_public(self) -> dict[str, Any]:
+        return {"id": self.id, "projectId": self.project_id}
+
+
+@dataclass(frozen=True)
 class Integration:
     id: str
     name: str
@@ -156,6 +167,9 @@ class Integration:
     resolution: str = "resolved"
     search_url: str | None = None
     sentry_app_secret_setting: str | None = None
+    hook_url: str | None = None
+    hook_key_setting: str | None = None
+    subscriptions: tuple[HookSubscription, ...] = field(default=())
     secret_hash: str | None = None
     previous_secret_hash: str | None = None
     removed: bool = False
@@ -181,6 +195,9 @@ class Integration:
             "resolution": self.resolution,
             "searchUrl": self.search_url,
             "sentryAppSecretSetting": self.sentry_app_secret_setting,
+            "hookUrl": self.hook_url,
+            "hookKeySetting": self.hook_key_setting,
+            "subscriptions": [sub.to_public() for sub in self.subscriptions],
             "status": "removed" if self.removed else "active",
             "rotationInProgress": bool(self.previous_secret_hash),
             "createdAt": self.created_at.isoformat() if self.created_at else None,
@@ -257,6 +274,12 @@ def _integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) 
         resolution=entity.get("Resolution", "resolved"),
         search_url=entity.get("SearchUrl") or None,
         sentry_app_secret_setting=entity.get("SentryAppSecretSetting") or None,
+        hook_url=entity.get("HookUrl") or None,
+        hook_key_setting=entity.get("HookKeySetting") or None,
+        subscriptions=tuple(
+            HookSubscription(item["id"], item.get("projectId"))
+            for item in json.loads(entity.get("Subscriptions") or "[]")
+        ),
         secret_hash=entity.get("SecretHash") or None,
         previous_secret_hash=entity.get("PreviousSecretHash") or None,
         removed=entity.get("Status") == "removed",
@@ -525,6 +548,25 @@ class Registry:
             raise InvalidInput("nothing to change: give at least one option")
         self._update_integration(integration_id, lambda entity: changes)
         return self.get_integration(integration_id, with_orgs=True)
+
+    def set_hook(self, integration_id: str, url: str, key_setting: str | None) -> Integration:
+        """Where Azure DevOps should deliver (the WorkItemWebhook URL, without its key)."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+            raise InvalidInput(
+                "the webhook URL must be https:// without a query; give the function key "
+                "as an app setting name with --key-setting"
+            )
+        changes = {
+            "HookUrl": url,
+            "HookKeySetting": check_setting_name(key_setting) if key_setting else "",
+        }
+        self._update_integration(integration_id, lambda entity: changes)
+        return self.get_integration(integration_id)
+
+    def set_subscriptions(self, integration_id: str, subscriptions: list[HookSubscription]) -> None:
+        text = json.dumps([sub.to_public() for sub in subscriptions])
+        self._update_integration(integration_id, lambda entity: {"Subscriptions": text})
 
     def set_done_states(
         self, integration_id: str, project: str, work_item_type: str, states: list[str]

@@ -139,9 +139,21 @@ class FakeAzureDevOps:
         default_factory=lambda: load_fixture("msdocs_api_workitemtype_states_bug.json")
     )
     work_items: dict[int, dict[str, Any]] = field(default_factory=dict)
+    revs: dict[int, int] = field(default_factory=dict)
+    updates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: int = 0
 
     def __post_init__(self) -> None:
         prefix = re.escape(self.base_url)
+        hooks = re.compile(prefix + r"_apis/hooks/subscriptions(/[\w-]+)?(\?.*)?$")
+        for method in ("POST", "GET", "PUT"):
+            self.rsps.add_callback(method, hooks, callback=lambda r: self._hooks(r))
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"_apis/wit/workItems/\d+/updates(\?.*)?$"),
+            callback=lambda r: self._updates(r),
+        )
         self.rsps.add_callback(
             responses.GET,
             re.compile(prefix + r"[^/]+/_apis/wit/workitemtypes/[^/]+/states(\?.*)?$"),
@@ -227,16 +239,50 @@ class FakeAzureDevOps:
         if failed:
             return failed
         assert len(body["ids"]) <= 200
-        value = [
-            {
-                "id": i,
-                "rev": 1,
-                "fields": {"System.Id": i, "System.Title": self.work_items[i]["System.Title"]},
-            }
-            for i in body["ids"]
-            if i in self.work_items
-        ]
+        value = []
+        for i in body["ids"]:
+            if i in self.work_items:
+                known = {"System.Id": i, **self.work_items[i]}
+                fields = {name: known[name] for name in body["fields"] if name in known}
+                value.append({"id": i, "rev": self.revs.get(i, 1), "fields": fields})
         return 200, {}, json.dumps({"count": len(value), "value": value})
+
+    def _hooks(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        match = re.search(r"subscriptions/([\w-]+)", request.path_url)
+        if request.method == "POST":
+            self.created += 1
+            sub_id = f"sub-{self.created}"
+            self.subscriptions[sub_id] = {**body, "id": sub_id, "status": "enabled"}
+            return 200, {}, json.dumps(self._masked(sub_id))
+        sub_id = match[1] if match else ""
+        if sub_id not in self.subscriptions:
+            return 404, {}, json.dumps({"message": "subscription not found"})
+        if request.method == "PUT":
+            self.subscriptions[sub_id] = {**body, "id": sub_id}
+        return 200, {}, json.dumps(self._masked(sub_id))
+
+    def _masked(self, sub_id: str) -> dict[str, Any]:
+        """Azure DevOps never returns basicAuthPassword."""
+        stored = json.loads(json.dumps(self.subscriptions[sub_id]))
+        if "basicAuthPassword" in stored.get("consumerInputs", {}):
+            stored["consumerInputs"]["basicAuthPassword"] = "********"
+        return stored
+
+    def _updates(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        item_id = int(re.search(r"workItems/(\d+)/updates", request.path_url)[1])
+        skip = int(request.params.get("$skip", 0))
+        top = int(request.params.get("$top", 200))
+        page = self.updates.get(item_id, [])[skip : skip + top]
+        return 200, {}, json.dumps({"count": len(page), "value": page})
 
 
 @dataclass

@@ -78,7 +78,7 @@ HTTP_CODE = """
 
 def test_loads_this_app(app_env):
     functions = {f.name: f for f in load_app(ROOT)}
-    assert set(functions) == {"WorkItemWebhook", "SyncStatus", "SearchIssues"}
+    assert set(functions) == {"WorkItemWebhook", "SyncStatus", "SearchIssues", "SubscriptionCheck"}
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 
 
