@@ -298,6 +298,7 @@ def bench_economy(events: int) -> list[Row]:
     counter = _CountingHandler(azurite.ports)
     urllib3_log = logging.getLogger("urllib3.connectionpool")
     urllib3_log.setLevel(logging.DEBUG)
+    urllib3_log.propagate = False  # counted, not printed
     urllib3_log.addHandler(counter)
     storage = get_storage()
     registry = Registry(storage)
@@ -365,6 +366,8 @@ def bench_economy(events: int) -> list[Row]:
             assert handle_delivery(body, headers, storage).status == 200
         dup_ops = counter.take()
     urllib3_log.removeHandler(counter)
+    urllib3_log.propagate = True
+    urllib3_log.setLevel(logging.WARNING)
     azurite.stop()
     return [
         (
