@@ -37,13 +37,8 @@ STATE_CACHE = "statecache"
 AUDIT = "audit"
 
 # A webhook must answer fast even when storage is down: few, short retries.
-_CLIENT_OPTIONS = {
-    "retry_total": 2,
-    "retry_backoff_factor": 0.2,
-    "retry_backoff_max": 1,
-    "connection_timeout": 3,
-    "read_timeout": 10,
-}
+_RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.2, "retry_backoff_max": 1}
+_TIMEOUTS = {"connection_timeout": 3, "read_timeout": 5}
 
 
 @contextmanager
@@ -67,7 +62,7 @@ def _transport() -> RequestsTransport:
     them (and ~/.netrc) on every request: with hundreds of app settings that lookup costs
     more CPU than the rest of a storage call. With them set, nothing changes."""
     uses_proxy = any(name.lower() in _PROXY_VARIABLES for name in os.environ)
-    return RequestsTransport(use_env_settings=uses_proxy)
+    return RequestsTransport(use_env_settings=uses_proxy, **_TIMEOUTS)
 
 
 class Storage:
@@ -76,7 +71,7 @@ class Storage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._service = TableServiceClient.from_connection_string(
-            settings.storage_connection, transport=_transport(), **_CLIENT_OPTIONS
+            settings.storage_connection, transport=_transport(), **_RETRIES
         )
         # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
         self._queue = QueueClient.from_connection_string(
@@ -85,14 +80,15 @@ class Storage:
             message_encode_policy=TextBase64EncodePolicy(),
             message_decode_policy=TextBase64DecodePolicy(),
             transport=_transport(),
-            **_CLIENT_OPTIONS,
+            **_RETRIES,
         )
         self._poison = QueueClient.from_connection_string(
             settings.storage_connection,
             settings.sync_queue + "-poison",
             message_encode_policy=TextBase64EncodePolicy(),
             message_decode_policy=TextBase64DecodePolicy(),
-            **_CLIENT_OPTIONS,
+            transport=_transport(),
+            **_RETRIES,
         )
         self._tables: dict[str, TableClient] = {}
         self._ready: set[str] = set()
