@@ -53,8 +53,8 @@ def start_azurite(
     timeout: float = 60.0,
 ) -> Azurite:
     """Azurite with data in ``location`` (in memory when None) on ``ports`` (0: any free)."""
-    executable = app_root / "node_modules" / ".bin" / "azurite"
-    if not executable.exists():
+    program = app_root.joinpath("node_modules", ".bin", "azurite")
+    if not program.exists():
         raise FileNotFoundError("Azurite is not installed: run `make test` or `make run` (npm ci)")
     ports = ports or {"Blob": 0, "Queue": 0, "Table": 0}
     storage = ["--inMemoryPersistence"] if location is None else ["--location", str(location)]
@@ -62,7 +62,7 @@ def start_azurite(
         location.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [
-            str(executable),
+            str(program),
             *storage,
             "--disableTelemetry",
             "--skipApiVersionCheck",

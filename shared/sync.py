@@ -73,6 +73,16 @@ class _Work:
     assignee_due: bool
 
 
+def _work(message: SyncMessage, link: Link, *, states_needed: bool = True) -> _Work:
+    """What ``message`` still asks of ``link``. Older revisions still count for the status
+    (see ``rules.status_step``); only a newer one replaces the assignee."""
+    return _Work(
+        link,
+        state_due=states_needed and message.state is not None and message.rev != link.state_rev,
+        assignee_due=message.assignee is not None and message.rev > link.assignee_rev,
+    )
+
+
 def _memory(link: Link) -> StatusMemory:
     return StatusMemory(
         rev=link.state_rev,
@@ -112,15 +122,7 @@ class Syncer:
             self._record(message, SKIPPED, "none", str(exc))
             return
         links = self._registry.links_for_work_item(integration.id, message.work_item_id)
-        work = [
-            _Work(
-                link,
-                # Older revisions still count for the status (see rules.status_step).
-                state_due=message.state is not None and message.rev != link.state_rev,
-                assignee_due=message.assignee is not None and message.rev > link.assignee_rev,
-            )
-            for link in links
-        ]
+        work = [_work(message, link) for link in links]
         if not work:
             self._record(message, SKIPPED, "none", "work item is not linked to a Sentry issue")
             return
@@ -191,11 +193,7 @@ class Syncer:
                 self._record(message, SKIPPED, "none", "the link was removed", link=item.link)
                 return
             # If no link needed the states at first, this revision was applied everywhere.
-            item = _Work(
-                link,
-                state_due=states is not None and message.rev != link.state_rev,
-                assignee_due=message.assignee is not None and message.rev > link.assignee_rev,
-            )
+            item = _work(message, link, states_needed=states is not None)
 
     def _apply_link(
         self,

@@ -197,3 +197,41 @@ def http_post(body: bytes | dict | list, headers: dict[str, str] | None = None):
 
 def reply_json(response) -> dict:
     return json.loads(response.get_body())
+
+
+# -- outside services ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rsps():
+    """`responses` for Azure DevOps and Sentry; only Azurite (127.0.0.1) is passed through."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_passthru("http://127.0.0.1:")
+        yield mock
+
+
+class FakeClock(list):
+    """Records the waits the clients ask for and moves a fake clock instead of sleeping."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 1000.0
+
+    def pause(self, seconds: float) -> None:
+        self.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    import shared.http
+
+    fake = FakeClock()
+    monkeypatch.setattr(shared.http, "pause", fake.pause)
+    monkeypatch.setattr(shared.http, "clock", lambda: fake.now)
+    return fake

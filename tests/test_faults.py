@@ -158,27 +158,6 @@ def world(app_env, register, registry, rsps, waits):
     return World(app_env, register, registry, rsps)
 
 
-@pytest.fixture
-def rsps():
-    import responses
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1:")
-        yield mock
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    from test_sync import FakeClock
-
-    import shared.http
-
-    fake = FakeClock()
-    monkeypatch.setattr(shared.http, "pause", fake.pause)
-    monkeypatch.setattr(shared.http, "clock", lambda: fake.now)
-    return fake
-
-
 def test_sentry_down_past_the_budget_poisons_then_replay_applies_each_once(world):
     issues = {5: "501", 6: "601", 7: "701"}
     for work_item, issue in issues.items():

@@ -8,33 +8,10 @@ import json
 
 import azure.functions as func
 import pytest
-import responses
 from fakes import FakeAzureDevOps, FakeSearch
 
 import SearchIssues
-import shared.http
 from shared.azure_devops import search_base_url, wiql_string
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1:")
-        yield mock
-
-
-@pytest.fixture
-def no_sleep(monkeypatch):
-    waits: list[float] = []
-    now = [0.0]
-
-    def pause(seconds: float) -> None:
-        waits.append(seconds)
-        now[0] += seconds
-
-    monkeypatch.setattr(shared.http, "pause", pause)
-    monkeypatch.setattr(shared.http, "clock", lambda: now[0])
-    return waits
 
 
 class Setup:
@@ -65,7 +42,7 @@ class Setup:
 
 
 @pytest.fixture
-def setup(app_env, register, rsps, no_sleep):
+def setup(app_env, register, rsps, waits):
     return Setup(register(), rsps)
 
 
@@ -206,12 +183,12 @@ def test_timeout_gives_504(setup):
     assert "in time" in body["error"]
 
 
-def test_server_error_gives_502_after_a_retry(setup, no_sleep):
+def test_server_error_gives_502_after_a_retry(setup, waits):
     setup.search.failures.extend([(500, {}), (503, {})])
     status, _, _ = setup.get(query="rest")
     assert status == 502
     assert len(setup.search.calls) == 2
-    assert len(no_sleep) == 1
+    assert len(waits) == 1
 
 
 def test_transient_error_recovers_within_the_budget(setup):
@@ -246,7 +223,7 @@ class TestSentrySignature:
         assert signed.search.calls == []
 
 
-def test_search_url_override_for_azure_devops_server(app_env, register, registry, rsps, no_sleep):
+def test_search_url_override_for_azure_devops_server(app_env, register, registry, rsps, waits):
     integration = register(base_url="https://tfs.contoso.local/tfs/DefaultCollection/")
     registry.update_integration(
         integration.id, search_url="https://search.contoso.local/tfs/DefaultCollection/"

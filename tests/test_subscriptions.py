@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-import responses
 from azure.functions.timer import TimerRequest
 from conftest import basic_auth, http_post, load_fixture
 from fakes import FakeAzureDevOps, FakeSentry
@@ -18,13 +17,6 @@ from shared.audit import AuditLog
 from shared.done_states import forget_cached_states
 
 HOOK_URL = "https://sync-app.example/api/workitems/webhook"
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1:")
-        yield mock
 
 
 @pytest.fixture

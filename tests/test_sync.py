@@ -6,11 +6,9 @@ import itertools
 
 import azure.functions.queue as func_queue
 import pytest
-import responses
 from conftest import basic_auth, http_post, load_fixture
 from fakes import ADO_BASE, FakeAzureDevOps, FakeSentry
 
-import shared.http
 import SyncStatus
 from shared.audit import AuditLog
 from shared.done_states import forget_cached_states
@@ -20,36 +18,6 @@ from shared.sync import RetryLater
 
 PROJECT_ID = "be9b3917-87e6-42a4-a549-2bc06a7a878f"
 _ids = itertools.count(1)
-
-
-class FakeClock(list):
-    """Records the waits the clients ask for and moves a fake clock instead of sleeping."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 1000.0
-
-    def pause(self, seconds: float) -> None:
-        self.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(shared.http, "pause", fake.pause)
-    monkeypatch.setattr(shared.http, "clock", lambda: fake.now)
-    return fake
-
-
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_passthru("http://127.0.0.1:")  # Azurite, for the storage SDK
-        yield mock
 
 
 class World:
