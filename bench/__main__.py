@@ -121,8 +121,11 @@ def bench_webhook_cpu(events: int) -> list[Row]:
 # -- 2. burst through the local host -----------------------------------------------------------
 
 
-def bench_burst(deliveries: int, concurrency: int, sync: bool = True) -> list[Row]:
-    """The burst; with ``sync=False`` SyncStatus is switched off, to see the webhook alone."""
+def bench_burst(
+    deliveries: int, concurrency: int, sync: bool = True, workers: int = 1
+) -> list[Row]:
+    """The burst; with ``sync=False`` SyncStatus is switched off, to see the webhook alone;
+    ``workers`` is the host's FUNCTIONS_WORKER_PROCESS_COUNT."""
     import requests
     from fakes import FakeAzureDevOps, FakeSentry
     from loopback import LoopbackRouter
@@ -181,6 +184,7 @@ def bench_burst(deliveries: int, concurrency: int, sync: bool = True) -> list[Ro
             "DEVHOST_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
             "AzureWebJobs.SyncStatus.Disabled": "false" if sync else "true",
+            "FUNCTIONS_WORKER_PROCESS_COUNT": str(workers),
         },
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -227,6 +231,15 @@ def bench_burst(deliveries: int, concurrency: int, sync: bool = True) -> list[Ro
     host.wait(30)
     router.close()
     azurite.stop()
+    if workers > 1:
+        return [
+            (
+                f"2c. same burst, {workers} worker processes",
+                f"{len(encoded) / burst:.0f} acks/s; p50 {p50:.1f} ms, p99 {p99:.1f} ms; "
+                f"Sentry reached after {reached:.1f} s",
+                "(FUNCTIONS_WORKER_PROCESS_COUNT)",
+            )
+        ]
     if not sync:
         return [
             (
@@ -462,7 +475,11 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     parts = {
         "cpu": lambda: bench_webhook_cpu(args.events),
-        "burst": lambda: bench_burst(1000, 16) + bench_burst(1000, 16, sync=False),
+        "burst": lambda: (
+            bench_burst(1000, 16)
+            + bench_burst(1000, 16, sync=False)
+            + bench_burst(1000, 16, workers=2)
+        ),
         "economy": lambda: bench_economy(args.events),
         "import": lambda: bench_cold_import(args.runs),
     }

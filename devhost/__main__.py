@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--azurite", action="store_true", help="also start Azurite (data in .azurite/)"
     )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"),
@@ -53,30 +55,48 @@ def main(argv: list[str] | None = None) -> int:
             "Azurite: blob 127.0.0.1:10000, queue :10001, table :10002 (data in .azurite/)",
             flush=True,
         )
+    # Like the host, run several Python worker processes when asked to; each one serves the
+    # same port and polls the same queues.
+    workers = max(1, int(os.environ.get("FUNCTIONS_WORKER_PROCESS_COUNT", "1") or 1))
     stopping = threading.Event()
     try:
-        host = Host(APP_ROOT, port)
+        host = Host(APP_ROOT, port, share_port=workers > 1 or args.worker)
     except (FunctionLoadError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if azurite:
             azurite.stop()
         return 1
     host.start()
-    print(
-        f"devhost (an emulation of the Functions host) listening on http://127.0.0.1:{host.http.port}",
-        flush=True,
-    )
-    for line in host.describe():
-        print(line, flush=True)
-    print("Ctrl-C stops.", flush=True)
+    others = []
+    if not args.worker:
+        others = [
+            subprocess.Popen(
+                [sys.executable, "-m", "devhost", "--worker", "--port", str(host.http.port)],
+                cwd=APP_ROOT,
+            )
+            for _ in range(workers - 1)
+        ]
+        print(
+            "devhost (an emulation of the Functions host) listening on "
+            f"http://127.0.0.1:{host.http.port} ({workers} worker process(es))",
+            flush=True,
+        )
+        for line in host.describe():
+            print(line, flush=True)
+        print("Ctrl-C stops.", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
         stopping.wait()
     except KeyboardInterrupt:
         pass
-    print("stopping...", flush=True)
+    if not args.worker:
+        print("stopping...", flush=True)
+    for other in others:
+        other.terminate()
     host.stop()
+    for other in others:
+        other.wait(30)
     if azurite:
         azurite.stop()
     return 0

@@ -97,7 +97,7 @@ class _Out:
 
 
 class Host:
-    def __init__(self, app_root: Path, port: int = 7071) -> None:
+    def __init__(self, app_root: Path, port: int = 7071, share_port: bool = False) -> None:
         self.app_root = app_root.resolve()
         load_local_settings(self.app_root)
         self.config = load_host_json(self.app_root)
@@ -110,7 +110,9 @@ class Host:
             # The host's switch for turning a function off without touching its folder.
             if os.environ.get(f"AzureWebJobs.{function.name}.Disabled", "").lower() != "true"
         ]
-        self.http = HttpHost(self.functions, self.route_prefix, port, self.invoke, self.run_now)
+        self.http = HttpHost(
+            self.functions, self.route_prefix, port, self.invoke, self.run_now, share_port
+        )
         self.listeners = [
             QueueListener(
                 function,

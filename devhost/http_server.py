@@ -77,6 +77,10 @@ def build_routes(functions: list[Function], prefix: str) -> list[Route]:
     return routes
 
 
+class _SharedPortServer(ThreadingHTTPServer):
+    allow_reuse_port = True
+
+
 class HttpHost:
     def __init__(
         self,
@@ -85,13 +89,17 @@ class HttpHost:
         port: int,
         invoke: Callable[[Function, dict[str, Any]], Any],
         run_now: Callable[[Function, str], None],
+        share_port: bool = False,
     ) -> None:
         self.routes = build_routes(functions, prefix)
         self._invoke = invoke
         self._run_now = run_now
         self._others = {f.name.lower(): f for f in functions if f.trigger["type"] != "httpTrigger"}
         handler = self._handler_class()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        # Several worker processes serve one port (FUNCTIONS_WORKER_PROCESS_COUNT); the kernel
+        # spreads the connections between them.
+        server_class = _SharedPortServer if share_port else ThreadingHTTPServer
+        self.server = server_class(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -52,13 +52,14 @@ def world(app_env, register, router):
     return integration, registry, ado, search, sentry
 
 
-@pytest.fixture
-def local_host(app_env, world) -> Iterator[LocalHost]:
+@pytest.fixture(params=[1])
+def local_host(request, app_env, world) -> Iterator[LocalHost]:
     env = {
         **os.environ,
         # Quick retries and polling, so the poison round trip takes seconds.
         "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
         "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
+        "FUNCTIONS_WORKER_PROCESS_COUNT": str(request.param),
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
@@ -187,3 +188,29 @@ def test_routes_and_methods(local_host):
     assert requests.get(f"{local_host.url}/api/nothing-here", timeout=10).status_code == 404
     bad = requests.post(f"{local_host.url}/api/workitems/webhook", data=b"[1]", timeout=10)
     assert (bad.status_code, bad.json()) == (400, {"error": "body must be a JSON object"})
+
+
+@pytest.mark.parametrize("local_host", [2], indirect=True)
+def test_two_worker_processes_share_the_port_and_apply_each_change_once(app_env, world, local_host):
+    assert "(2 worker process(es))" in "".join(local_host.output)
+    integration, registry, _, _, sentry = world
+    for work_item in range(1, 21):
+        sentry.add_issue(str(work_item))
+        registry.add_link(integration.id, work_item, "acme", str(work_item))
+    session = requests.Session()
+    for work_item in range(1, 21):
+        payload = _state_change(integration.id, "Active", "Closed")
+        payload["resource"]["workItemId"] = work_item
+        payload["notificationId"] = work_item
+        for _ in range(2):  # each delivered twice
+            response = session.post(
+                f"{local_host.url}/api/workitems/webhook",
+                json=payload,
+                headers=basic_auth(integration.secret),
+                timeout=10,
+            )
+            assert response.status_code in (200, 202)
+    assert wait_for(lambda: len(sentry.writes) >= 20, timeout=60)
+    assert wait_for(lambda: not app_env.queued(), timeout=10)
+    written = sorted(int(c.path.rstrip("/").rsplit("/", 1)[-1]) for c in sentry.writes)
+    assert written == list(range(1, 21))
