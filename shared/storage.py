@@ -74,21 +74,16 @@ class Storage:
             settings.storage_connection, transport=_transport(), **_RETRIES
         )
         # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
-        self._queue = QueueClient.from_connection_string(
-            settings.storage_connection,
-            settings.sync_queue,
-            message_encode_policy=TextBase64EncodePolicy(),
-            message_decode_policy=TextBase64DecodePolicy(),
-            transport=_transport(),
-            **_RETRIES,
-        )
-        self._poison = QueueClient.from_connection_string(
-            settings.storage_connection,
-            settings.sync_queue + "-poison",
-            message_encode_policy=TextBase64EncodePolicy(),
-            message_decode_policy=TextBase64DecodePolicy(),
-            transport=_transport(),
-            **_RETRIES,
+        self._queue, self._poison = (
+            QueueClient.from_connection_string(
+                settings.storage_connection,
+                name,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+                transport=_transport(),
+                **_RETRIES,
+            )
+            for name in (settings.sync_queue, settings.sync_queue + "-poison")
         )
         self._tables: dict[str, TableClient] = {}
         self._ready: set[str] = set()
@@ -109,14 +104,7 @@ class Storage:
 
     @property
     def queue(self) -> QueueClient:
-        if "queue" not in self._ready:
-            with self._lock, storage_errors():
-                try:
-                    self._queue.create_queue()
-                except ResourceExistsError:
-                    pass
-                self._ready.add("queue")
-        return self._queue
+        return self._ready_queue(self._queue)
 
     def send(self, text: str) -> None:
         with storage_errors():
@@ -125,14 +113,18 @@ class Storage:
     @property
     def poison_queue(self) -> QueueClient:
         """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures."""
-        if "poison" not in self._ready:
+        return self._ready_queue(self._poison)
+
+    def _ready_queue(self, client: QueueClient) -> QueueClient:
+        """The queue client, after creating its queue once per process."""
+        if client.queue_name not in self._ready:
             with self._lock, storage_errors():
                 try:
-                    self._poison.create_queue()
+                    client.create_queue()
                 except ResourceExistsError:
                     pass
-                self._ready.add("poison")
-        return self._poison
+                self._ready.add(client.queue_name)
+        return client
 
 
 @lru_cache(maxsize=4)
