@@ -11,8 +11,7 @@
   ``maxPollingInterval``; a message found resets it.
 
 Simplification (documented in the README): a batch is finished before the next poll, instead
-of the host's ``newBatchThreshold`` refill, and leases are not renewed (functions here finish
-well within the 10-minute lease).
+of the host's ``newBatchThreshold`` refill.
 """
 
 from __future__ import annotations
@@ -35,7 +34,11 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 from devhost.loader import Function
 
 log = logging.getLogger("devhost.queues")
-LEASE_SECONDS = 600
+# The host takes a message for 10 minutes and keeps extending that while the function runs.
+# We take it for 30 s and extend it every 10 s: same effect, and a message whose release
+# failed (storage down at that moment) comes back in 30 s, not 10 minutes.
+LEASE_SECONDS = 30
+RENEW_SECONDS = 10
 MIN_POLL_SECONDS = 0.1
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
@@ -157,9 +160,11 @@ class QueueListener:
             time_next_visible=message.next_visible_on,
             pop_receipt=message.pop_receipt,
         )
+        lease = _Lease(self._queue, message)
         try:
             self._invoke(self.function, {self.function.trigger["name"]: queue_message})
         except Exception as exc:  # noqa: BLE001 - a failed invocation is a retry, as in the host
+            lease.stop()
             log.warning(
                 "%s failed on message %s (attempt %s): %s",
                 self.function.name,
@@ -177,6 +182,7 @@ class QueueListener:
             except AzureError as storage_error:
                 log.warning("could not release message %s: %s", message.id, storage_error)
             return
+        lease.stop()
         try:
             self._queue.delete_message(message)
         except AzureError as exc:
@@ -187,6 +193,32 @@ class QueueListener:
         _create(self._poison)
         self._poison.send_message(raw)
         self._queue.delete_message(message)
+
+
+class _Lease:
+    """Keeps a received message invisible while its function runs. ``message.pop_receipt``
+    follows each extension, so the later delete or release uses the current one."""
+
+    def __init__(self, queue: QueueClient, message: Any) -> None:
+        self._queue = queue
+        self._message = message
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._done.wait(RENEW_SECONDS):
+            try:
+                updated = self._queue.update_message(
+                    self._message, visibility_timeout=LEASE_SECONDS
+                )
+                self._message.pop_receipt = updated.pop_receipt
+            except AzureError as exc:
+                log.warning("could not extend message %s: %s", self._message.id, exc)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _create(client: QueueClient) -> None:

@@ -6,6 +6,7 @@ import base64
 import json
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -269,3 +270,41 @@ def test_queue_trigger_semantics(tmp_path, app_env, monkeypatch):
         assert wait_for(lambda: not list(sender.peek_messages()), timeout=10)
     finally:
         host.stop()
+
+
+SLOW_CODE = """
+    import time
+    import azure.functions as func
+
+    RUNS = []
+
+    def main(msg: func.QueueMessage) -> None:
+        RUNS.append(msg.dequeue_count)
+        time.sleep(2.5)  # longer than the lease: it must be extended, not handed out again
+"""
+
+
+def test_lease_is_extended_while_the_function_runs(tmp_path, app_env, monkeypatch):
+    import devhost.queues
+
+    monkeypatch.setattr(devhost.queues, "LEASE_SECONDS", 1)
+    monkeypatch.setattr(devhost.queues, "RENEW_SECONDS", 0.3)
+    queue = f"slow-{uuid.uuid4().hex[:8]}"
+    spec = {"bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg", "queueName": queue}]}
+    app = make_app(tmp_path, {"Slow": (spec, SLOW_CODE)})
+    sender = QueueClient.from_connection_string(app_env.connection_string, queue)
+    sender.create_queue()
+    sender.send_message(base64.b64encode(b"{}").decode())
+    # Two hosts poll the queue, as two worker processes would: without the extension the
+    # second would take the message while the first still runs it.
+    hosts = [Host(app, port=0), Host(app, port=0)]
+    for host in hosts:
+        host.start()
+    try:
+        assert wait_for(lambda: sum(h.listeners[0].processed for h in hosts) == 1, timeout=20)
+        time.sleep(1.5)  # time for a wrong second delivery to show up
+        assert sys.modules["__app__.Slow"].RUNS == [1]
+        assert not list(sender.peek_messages())
+    finally:
+        for host in hosts:
+            host.stop()
