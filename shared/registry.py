@@ -42,6 +42,7 @@ from shared.errors import (
     NotFound,
 )
 from shared.payloads import normalize_guid
+from shared.rules import LinkMemory, StatusMemory
 from shared.storage import INTEGRATIONS, LINKS, Storage, storage_errors
 
 INTEGRATION_ROW = "integration"
@@ -218,9 +219,29 @@ class Link:
     last_state: str | None = None
     cross_rev: int = 0
     cross_done: bool | None = None
+    assignee_target: str | None = None
+    pending: frozenset[str] = frozenset()
     lease_until: datetime | None = None
     created_at: datetime | None = None
+    touched_at: datetime | None = None
     etag: str | None = None
+
+    @property
+    def memory(self) -> LinkMemory:
+        return LinkMemory(
+            status=StatusMemory(
+                rev=self.state_rev,
+                state=self.last_state,
+                cross_rev=self.cross_rev,
+                cross_done=self.cross_done,
+            ),
+            assignee_rev=self.assignee_rev,
+            assignee=self.assignee_target,
+            pending=self.pending,
+        )
+
+    def leased(self, now: datetime) -> bool:
+        return self.lease_until is not None and self.lease_until > now
 
     @property
     def row_key(self) -> str:
@@ -234,6 +255,7 @@ class Link:
             "stateRev": self.state_rev,
             "assigneeRev": self.assignee_rev,
             "lastState": self.last_state,
+            "pending": sorted(self.pending),
             "createdAt": self.created_at.isoformat() if self.created_at else None,
         }
 
@@ -316,8 +338,12 @@ def _link_from(entity: Any) -> Link:
         last_state=entity.get("LastState") or None,
         cross_rev=int(entity.get("CrossRev", 0) or 0),
         cross_done=entity.get("CrossDone"),
+        # "" is "nobody"; a missing column is "not known".
+        assignee_target=entity.get("AssigneeTarget"),
+        pending=frozenset(p for p in (entity.get("Pending") or "").split(",") if p),
         lease_until=entity.get("LeaseUntil"),
         created_at=entity.get("CreatedAt"),
+        touched_at=getattr(entity, "metadata", {}).get("timestamp"),
         etag=getattr(entity, "metadata", {}).get("etag"),
     )
 

@@ -163,3 +163,155 @@ def assignee_change(
     if current_user_id == target_user_id:
         return None, "issue is already assigned to that member"
     return {"assignedTo": f"user:{target_user_id}"}, "assign"
+
+
+# -- one link, one revision: what to remember and what Sentry must be brought to ---------------
+
+STATUS, ASSIGNEE = "status", "assignee"
+SYNCED_FIELDS = (STATUS, ASSIGNEE)
+NOTHING_TO_DO = "nothing to do"
+
+
+@dataclass(frozen=True)
+class AssigneeChange:
+    """A revision that changed the assignee: the new one's email, or None when it has none
+    (``DOMAIN\\user`` on Azure DevOps Server). ``cleared``: nobody is assigned now."""
+
+    email: str | None
+    cleared: bool = False
+
+
+@dataclass(frozen=True)
+class LinkMemory:
+    """Everything a link remembers, and the one thing that decides Sentry's wanted state.
+
+    ``assignee``: the assignee Sentry should have, as the email of a member; ``""`` for
+    nobody; None when unknown (no revision asked, or the assignee had no email).
+    ``pending``: fields Sentry may not show yet. It is written together with the claim,
+    *before* Sentry is called, and cleared after the call succeeded, so a run that dies, times
+    out or is overtaken in between leaves a trace the next run on the link completes.
+    """
+
+    status: StatusMemory = StatusMemory()
+    assignee_rev: int = 0
+    assignee: str | None = None
+    pending: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """``memory``: the link's memory after the revision, ``pending`` holding ``settle``;
+    ``settle``: the fields to bring Sentry to ``memory``'s wish (empty: no Sentry call)."""
+
+    memory: LinkMemory
+    settle: frozenset[str]
+    reason: str
+
+
+def plan_link(
+    memory: LinkMemory,
+    rev: int,
+    *,
+    state: tuple[str | None, str | None] | None = None,
+    states: StateSet | None = None,
+    assignee: AssigneeChange | None = None,
+    repair: frozenset[str] = frozenset(),
+) -> LinkPlan:
+    """Fold revision ``rev`` (its state move and/or assignee change) into a link's memory.
+
+    ``repair``: fields a run found overtaken after writing them, so Sentry may hold a stale
+    value whatever the memory says. Fields left ``pending`` by an earlier run are settled too.
+    """
+    settle = set(memory.pending) | set(repair)
+    reasons: list[str] = []
+    status = memory.status
+    if state is not None:
+        if states is None:
+            raise ValueError("a state move needs the done-states")
+        status, decision = status_step(status, rev, state[0], state[1], states)
+        reasons.append(decision.reason)
+        if decision.action is not StatusAction.NONE:
+            settle.add(STATUS)
+    assignee_rev, wanted = memory.assignee_rev, memory.assignee
+    if assignee is not None:
+        if rev > memory.assignee_rev:
+            assignee_rev = rev
+            wanted = "" if assignee.cleared else assignee.email
+            if wanted is None:
+                reasons.append("assignee has no email address; assignee left as it is")
+            else:
+                settle.add(ASSIGNEE)
+        else:
+            reasons.append(
+                "assignee revision already applied"
+                if rev == memory.assignee_rev
+                else "older assignee revision; changes nothing now"
+            )
+    if memory.pending:
+        reasons.append("completing an unfinished earlier write")
+    if repair:
+        reasons.append("correcting Sentry after an overtaken write")
+    fields = frozenset(settle)
+    after = LinkMemory(status, assignee_rev, wanted, fields)
+    return LinkPlan(after, fields, "; ".join(reasons) or NOTHING_TO_DO)
+
+
+@dataclass(frozen=True)
+class SentryWrite:
+    """The write that brings one issue to a link's wish: ``changes`` (empty: none needed)."""
+
+    changes: dict[str, Any]
+    actions: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def fields(self) -> set[str]:
+        """Which synced fields ``changes`` touches."""
+        return {STATUS for key in self.changes if key == "status"} | {
+            ASSIGNEE for key in self.changes if key == "assignedTo"
+        }
+
+
+def settle_write(
+    memory: LinkMemory,
+    fields: Iterable[str],
+    *,
+    issue_status: str,
+    assigned: bool,
+    assignee_user_id: str | None,
+    member_user_id: str | None,
+    resolution: str,
+) -> SentryWrite:
+    """What Sentry must be sent so ``fields`` of the issue match ``memory``.
+
+    ``member_user_id``: the Sentry user with ``memory.assignee``'s email (None: no such member).
+    """
+    changes: dict[str, Any] = {}
+    actions: list[str] = []
+    reasons: list[str] = []
+    wanted = set(fields)
+    if STATUS in wanted:
+        target = memory.status.target
+        if target is None:
+            reasons.append("no status asked for yet")
+        else:
+            action = StatusAction.RESOLVE if target else StatusAction.UNRESOLVE
+            write, why = status_change(issue_status, action, resolution)
+            reasons.append(why)
+            if write:
+                changes.update(write)
+                actions.append(action.value)
+    if ASSIGNEE in wanted:
+        if memory.assignee is None:
+            reasons.append("assignee unknown; left as it is")
+        elif memory.assignee and member_user_id is None:
+            reasons.append(f"no Sentry member with email {memory.assignee}; assignee left as it is")
+        else:
+            write, why = assignee_change(
+                assigned, assignee_user_id, member_user_id if memory.assignee else None
+            )
+            reasons.append(why)
+            if write:
+                changes.update(write)
+                actions.append("unassign" if write["assignedTo"] == "" else "assign")
+    return SentryWrite(changes, tuple(actions), tuple(reasons))
