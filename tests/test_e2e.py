@@ -4,8 +4,10 @@ the queue, SyncStatus, and Azure DevOps and Sentry faked by real servers on 127.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import requests
+from azure.core.exceptions import ResourceNotFoundError
 from conftest import ROOT, basic_auth, load_fixture, wait_for
 from fakes import FakeAzureDevOps, FakeSearch, FakeSentry
 from loopback import LoopbackRouter
@@ -214,3 +217,107 @@ def test_two_worker_processes_share_the_port_and_apply_each_change_once(app_env,
     assert wait_for(lambda: not app_env.queued(), timeout=10)
     written = sorted(int(c.path.rstrip("/").rsplit("/", 1)[-1]) for c in sentry.writes)
     assert written == list(range(1, 21))
+
+
+# -- stress: two worker processes over shuffled, duplicated histories --------------------------
+
+BUG_STATES = ("New", "Active", "Resolved", "Closed")
+DONE = {"Resolved", "Closed"}
+
+
+def _in_order_status(states: list[str], initial: str) -> str:
+    """What in-order processing ends in (the plain rules: into done resolves, out reopens)."""
+    status = initial
+    for old, new in itertools.pairwise(states):
+        if old != new and (new in DONE) != (old in DONE):
+            status = "resolved" if new in DONE else "unresolved"
+    return status
+
+
+@pytest.mark.parametrize("local_host", [2], indirect=True)
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_stress_two_workers_end_every_issue_in_the_in_order_state(app_env, world, local_host, seed):
+    """Bounded: 24 work items, 6 revisions each, every delivery shuffled across all items,
+    a third delivered twice through the webhook and a third queued twice behind its back,
+    posted by 8 clients at once. Every issue must end where in-order processing ends."""
+    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+    integration, registry, _, _, sentry = world
+    rng = random.Random(seed)
+    histories: dict[int, list[str]] = {}
+    expected: dict[int, str] = {}
+    deliveries: list[dict] = []
+    for work_item in range(1, 25):
+        states = [rng.choice(BUG_STATES) for _ in range(7)]
+        initial = rng.choice(["unresolved", "resolved"])
+        histories[work_item] = states
+        expected[work_item] = _in_order_status(states, initial)
+        sentry.add_issue(str(work_item), status=initial)
+        registry.add_link(integration.id, work_item, "acme", str(work_item))
+        for rev in range(1, 7):
+            if states[rev - 1] == states[rev]:
+                continue
+            payload = _state_change(integration.id, states[rev - 1], states[rev], rev=rev)
+            payload["resource"]["workItemId"] = work_item
+            payload["notificationId"] = work_item * 100 + rev
+            deliveries.append(payload)
+    deliveries += rng.sample(deliveries, len(deliveries) // 3)
+    rng.shuffle(deliveries)
+
+    queue = QueueClient.from_connection_string(
+        app_env.connection_string,
+        app_env.queue_name,
+        message_encode_policy=TextBase64EncodePolicy(),
+    )
+    errors: list[str] = []
+
+    def post(chunk: list[dict]) -> None:
+        session = requests.Session()
+        for payload in chunk:
+            response = session.post(
+                f"{local_host.url}/api/workitems/webhook",
+                json=payload,
+                headers=basic_auth(integration.secret),
+                timeout=30,
+            )
+            if response.status_code not in (200, 202):
+                errors.append(f"{response.status_code} {response.text}")
+            elif response.status_code == 202 and rng.random() < 0.33:
+                # The same message again, behind the webhook's duplicate check.
+                queue.send_message(json.dumps(_queued_message(integration.id, payload)))
+
+    threads = [threading.Thread(target=post, args=(deliveries[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert wait_for(
+        lambda: queue.get_queue_properties().approximate_message_count == 0, timeout=240
+    ), "the sync queue did not drain"
+    final = {wi: sentry.issues[str(wi)]["status"] for wi in histories}
+    wrong = {wi: (final[wi], expected[wi], histories[wi]) for wi in final if final[wi] != expected[wi]}
+    assert wrong == {}
+    poison = QueueClient.from_connection_string(
+        app_env.connection_string, app_env.queue_name + "-poison"
+    )
+    try:
+        assert poison.get_queue_properties().approximate_message_count == 0
+    except ResourceNotFoundError:
+        pass  # never created: nothing was poisoned
+    for link in registry.list_links(integration.id):
+        assert link.pending == frozenset(), link
+
+
+def _queued_message(integration_id: str, payload: dict) -> dict:
+    fields = payload["resource"]["fields"]["System.State"]
+    return {
+        "v": 1,
+        "integrationId": integration_id,
+        "workItemId": payload["resource"]["workItemId"],
+        "rev": payload["resource"]["rev"],
+        "projectId": payload["resourceContainers"]["project"]["id"],
+        "projectName": "Virtual.Currency",
+        "workItemType": "Bug",
+        "state": {"old": fields["oldValue"], "new": fields["newValue"]},
+    }
