@@ -9,11 +9,11 @@ import base64
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.http import ApiClient, ApiNotFound, ApiRejected, RetryPolicy
+from shared.http import ApiClient, ApiNotFound, ApiRejected, RetryPolicy, segment
 from shared.payloads import FIELD_ID, FIELD_TITLE
 
 API_VERSION = "7.1"
@@ -81,8 +81,8 @@ class AzureDevOpsClient(ApiClient):
     def work_item_type_states(self, project: str, work_item_type: str) -> list[WorkItemState]:
         """The states of one work item type in one project, with their categories."""
         path = (
-            f"{quote(project, safe='')}/_apis/wit/workitemtypes/"
-            f"{quote(work_item_type, safe='')}/states"
+            f"{segment(project)}/_apis/wit/workitemtypes/"
+            f"{segment(work_item_type)}/states"
         )
         response = self.request("GET", path, idempotent=True, params={"api-version": API_VERSION})
         try:
@@ -96,7 +96,7 @@ class AzureDevOpsClient(ApiClient):
 
     def work_item_title(self, work_item_id: int, project: str | None = None) -> str | None:
         """The title of one work item, or None if it does not exist (or is not visible)."""
-        prefix = f"{quote(project, safe='')}/" if project else ""
+        prefix = f"{segment(project)}/" if project else ""
         try:
             fields = self._fields(f"{prefix}_apis/wit/workitems/{int(work_item_id)}", [FIELD_TITLE])
         except ApiNotFound:
@@ -105,7 +105,7 @@ class AzureDevOpsClient(ApiClient):
 
     def search_work_items(self, text: str, project: str | None, top: int) -> SearchOutcome:
         """Full-text work item search (on the search host: ``almsearch.dev.azure.com``)."""
-        prefix = f"{quote(project, safe='')}/" if project else ""
+        prefix = f"{segment(project)}/" if project else ""
         response = self.request(
             "POST",
             f"{prefix}_apis/search/workitemsearchresults",
@@ -123,13 +123,13 @@ class AzureDevOpsClient(ApiClient):
         for result in answer.results:
             # Search answers with lower-case field names and string values.
             item_id = str(result.fields.get("system.id", ""))
-            if item_id.isdigit():
+            if item_id.isascii() and item_id.isdigit():
                 hits.append((int(item_id), str(result.fields.get("system.title") or "")))
         return SearchOutcome(hits=hits, index_ready=True)
 
     def search_titles_with_wiql(self, text: str, project: str | None, top: int) -> list[int]:
         """Ids of work items whose title contains ``text``, most recently changed first."""
-        prefix = f"{quote(project, safe='')}/" if project else ""
+        prefix = f"{segment(project)}/" if project else ""
         where = f"[System.Title] CONTAINS {wiql_string(text)}"
         if project:
             where += " AND [System.TeamProject] = @project"
@@ -188,7 +188,7 @@ class AzureDevOpsClient(ApiClient):
         try:
             response = self.request(
                 "GET",
-                f"_apis/hooks/subscriptions/{quote(subscription_id, safe='')}",
+                f"_apis/hooks/subscriptions/{segment(subscription_id)}",
                 idempotent=True,
                 params={"api-version": API_VERSION},
             )
@@ -200,7 +200,7 @@ class AzureDevOpsClient(ApiClient):
         # Replacing with the same full body twice gives the same result: safe to retry.
         response = self.request(
             "PUT",
-            f"_apis/hooks/subscriptions/{quote(subscription_id, safe='')}",
+            f"_apis/hooks/subscriptions/{segment(subscription_id)}",
             idempotent=True,
             params={"api-version": API_VERSION},
             json=body,

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from shared.audit import AuditLog
-from shared.errors import InvalidInput, SyncError
-from shared.poison import PoisonQueue
+from shared.errors import InvalidInput, NotFound, SyncError
+from shared.poison import PoisonMessage, PoisonQueue
 from shared.reconcile import Reconciler
 from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
 from shared.storage import Storage, get_storage
@@ -116,20 +116,30 @@ def _link(args: argparse.Namespace, registry: Registry, out: TextIO) -> None:
 def _poison(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     queue = PoisonQueue(storage)
     if args.action == "list":
-        _print_json(
-            [
-                {
-                    "id": m.id,
-                    "inserted": m.inserted,
-                    "message": _summary(m.text),
-                }
-                for m in queue.peek()
-            ],
-            out,
-        )
+        _print_json([_poison_entry(m) for m in queue.peek()], out)
+        return
+    if args.action == "replay":
+        outcome = queue.replay(set(args.message_id) if args.message_id else None)
+        out.write(f"Replayed {len(outcome.done)} message(s) onto {storage.settings.sync_queue}.\n")
+        if outcome.unreadable:
+            out.write(
+                f"Left {len(outcome.unreadable)} unreadable message(s) in the poison queue "
+                f"({', '.join(outcome.unreadable)}); 'poison drop --message-id ID' deletes one.\n"
+            )
     else:
-        replayed = queue.replay(set(args.message_id) if args.message_id else None)
-        out.write(f"Replayed {len(replayed)} message(s) onto {storage.settings.sync_queue}.\n")
+        outcome = queue.drop(set(args.message_id))
+        out.write(f"Dropped {len(outcome.done)} message(s).\n")
+    if outcome.missing:
+        raise NotFound(f"no poison message with id {', '.join(outcome.missing)}")
+
+
+def _poison_entry(message: PoisonMessage) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": message.id, "inserted": message.inserted}
+    if message.text is None:
+        entry["unreadable"] = f"not base64 text ({message.size} characters); replay skips it"
+    else:
+        entry["message"] = _summary(message.text)
+    return entry
 
 
 def _summary(text: str) -> Any:
@@ -264,8 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     poison = groups.add_parser("poison", help="messages SyncStatus gave up on")
     poison_actions = poison.add_subparsers(dest="action", required=True)
     poison_actions.add_parser("list", help="show up to 32 poison messages")
-    replay = poison_actions.add_parser("replay", help="put poison messages back on the queue")
+    replay = poison_actions.add_parser(
+        "replay", help="put readable poison messages back on the queue"
+    )
     replay.add_argument("--message-id", action="append", help="only this message (repeatable)")
+    drop = poison_actions.add_parser("drop", help="delete poison messages for good")
+    drop.add_argument(
+        "--message-id", action="append", required=True, help="this message (repeatable)"
+    )
 
     subscription = groups.add_parser("subscription", help="Azure DevOps service hooks")
     sub_actions = subscription.add_subparsers(dest="action", required=True)

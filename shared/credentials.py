@@ -71,7 +71,7 @@ def presented_secrets(headers: Mapping[str, str]) -> list[str]:
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: not ASCII, or not UTF-8 inside
             decoded = ""
         _, colon, password = decoded.partition(":")
         if colon and password:

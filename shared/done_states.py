@@ -9,6 +9,7 @@ propagates: the message is retried, never decided on a guess.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -50,8 +51,12 @@ def explicit_states(
 
 
 def _row_key(project: str, work_item_type: str) -> str:
-    # Table keys may not hold / \ # ?: percent-encode everything but the safe basics.
-    return f"{quote(project.casefold(), safe='')}:{quote(work_item_type.casefold(), safe='')}"
+    # Table keys may not hold / \ # ? and stay under 1 KiB: percent-encoded, readable for
+    # the names people use, a digest for the rare name that would be too long.
+    key = f"{quote(project.casefold(), safe='')}:{quote(work_item_type.casefold(), safe='')}"
+    if len(key) <= 400:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 class DoneStates:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -79,6 +79,18 @@ class RetryPolicy:
     read_timeout: float = 15.0
 
 
+def segment(name: str) -> str:
+    """``name`` as one URL path segment: quoted, and never ``.`` or ``..``, which a client
+    resolves against the base URL (``{org}/../_apis`` leaves the organization's path)."""
+    if name.strip() in ("", ".", ".."):
+        raise ApiRejected("api", f"{name[:40]!r} cannot be used as a name in a URL path")
+    return quote(name, safe="")
+
+
+def _has_dot_segment(path: str) -> bool:
+    return any(part in (".", "..") for part in path.split("/"))
+
+
 def pause(seconds: float) -> None:
     """Sleep; the one place clients wait (tests replace it and ``clock`` with a fake clock)."""
     time.sleep(seconds)
@@ -133,8 +145,11 @@ class ApiClient:
         json: Any = None,
     ) -> requests.Response:
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url.lstrip("/")
-        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+        parts = urlsplit(url)
+        if parts.netloc != urlsplit(self.base_url).netloc:
             raise ApiRejected(self.service, "refusing to call a host other than the base URL's")
+        if _has_dot_segment(parts.path):
+            raise ApiRejected(self.service, "refusing a URL path with . or .. segments")
         policy = self.policy
         started = clock()
         attempt = 0

@@ -7,10 +7,12 @@ newer reader can tell old messages apart. JSON, camelCase keys; the queue stores
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from shared.payloads import MAX_IDENTITY_PART_LENGTH, MAX_STATE_LENGTH, Guid, Int32, PathName
 
 SCHEMA_VERSION = 1
 MAX_ENCODED_BYTES = 48 * 1024  # a base64 queue message holds at most 48 KiB of text
@@ -22,15 +24,20 @@ class _Message(BaseModel):
     )
 
 
+IdentityPart = Annotated[str, Field(max_length=MAX_IDENTITY_PART_LENGTH)]
+State = Annotated[str, Field(max_length=MAX_STATE_LENGTH)]
+Short = Annotated[str, Field(max_length=128)]
+
+
 class Person(_Message):
-    display_name: str | None = None
-    unique_name: str | None = None
-    email: str | None = None
+    display_name: IdentityPart | None = None
+    unique_name: IdentityPart | None = None
+    email: IdentityPart | None = None
 
 
 class StateTransition(_Message):
-    old: str | None = None
-    new: str | None = None
+    old: State | None = None
+    new: State | None = None
 
 
 class AssigneeTransition(_Message):
@@ -41,20 +48,23 @@ class AssigneeTransition(_Message):
 class Delivery(_Message):
     """Which service-hook delivery produced the message, for the audit trail."""
 
-    event_id: str | None = None
-    subscription_id: str | None = None
-    notification_id: int | None = None
+    event_id: Short | None = None
+    subscription_id: Short | None = None
+    notification_id: Int32 | None = None
 
 
 class SyncMessage(_Message):
+    """Validated as strictly as the webhook validates a delivery: a message that breaks a
+    bound (hand-made, or from an older bug) is refused whole, never half-applied."""
+
     schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="v")
-    integration_id: str
-    work_item_id: int
-    rev: int
-    project_id: str | None = None
-    project_name: str | None = None
-    work_item_type: str | None = None
-    changed_date: str | None = None
+    integration_id: Guid
+    work_item_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    rev: Int32
+    project_id: Guid | None = None
+    project_name: PathName | None = None
+    work_item_type: PathName | None = None
+    changed_date: Short | None = None
     changed_by: Person | None = None
     state: StateTransition | None = None
     assignee: AssigneeTransition | None = None

@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 WORK_ITEM_UPDATED = "workitem.updated"
 FIELD_WORK_ITEM_TYPE = "System.WorkItemType"
@@ -19,9 +19,13 @@ FIELD_TEAM_PROJECT = "System.TeamProject"
 FIELD_ID = "System.Id"
 FIELD_TITLE = "System.Title"
 
-# Limits that no real payload reaches; they keep a queue message far below its 48 KiB cap.
+# Limits that no real payload reaches; they keep a queue message far below its 48 KiB cap and
+# every key we derive from a value below Table Storage's 1 KiB.
 MAX_STATE_LENGTH = 256
 MAX_IDENTITY_PART_LENGTH = 512
+MAX_NAME_LENGTH = 256
+# Azure DevOps ids, revisions and notification ids are 32-bit; so are our table columns.
+MAX_INT32 = 2**31 - 1
 
 _IDENTITY_STRING = re.compile(r"^\s*(?P<name>.*?)\s*<(?P<unique>[^<>]*)>\s*$", re.DOTALL)
 
@@ -77,6 +81,26 @@ def parse_identity(value: Any) -> Identity | None:
 
 IdentityValue = Annotated[Identity | None, BeforeValidator(parse_identity)]
 StateName = Annotated[str, Field(max_length=MAX_STATE_LENGTH)]
+Int32 = Annotated[int, Field(ge=0, le=MAX_INT32)]
+
+
+def check_path_name(value: str) -> str:
+    """A project or work item type name that is safe as one URL path segment once quoted.
+
+    Quoting handles ``/ ? #``; what quoting cannot make safe is a dot segment (``.``, ``..``),
+    which clients resolve against the base URL, and control characters.
+    """
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if value.strip() in ("", ".", ".."):
+        raise ValueError("is not a name")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ValueError("holds control characters")
+    return value
+
+
+PathName = Annotated[str, Field(max_length=MAX_NAME_LENGTH), AfterValidator(check_path_name)]
+Guid = Annotated[str, BeforeValidator(lambda value: normalize_guid(value))]
 
 
 class _Model(BaseModel):
@@ -84,13 +108,15 @@ class _Model(BaseModel):
 
 
 class ResourceContainer(_Model):
-    id: str
+    """A project (or collection) container: its id, a GUID in canonical lower case."""
+
+    id: Guid
 
 
 class CollectionContainer(_Model):
     """The collection (organization) id, as a canonical lower-case GUID."""
 
-    id: Annotated[str, BeforeValidator(lambda value: normalize_guid(value))]
+    id: Guid
 
 
 class ResourceContainers(_Model):
@@ -104,7 +130,7 @@ class ServiceHookEvent(_Model):
     event_type: str = Field(alias="eventType")
     event_id: str | None = Field(None, alias="id", max_length=128)
     subscription_id: uuid.UUID | None = Field(None, alias="subscriptionId")
-    notification_id: int | None = Field(None, alias="notificationId", ge=0)
+    notification_id: Int32 | None = Field(None, alias="notificationId")
     resource_version: str | None = Field(None, alias="resourceVersion", max_length=64)
     resource_containers: ResourceContainers = Field(alias="resourceContainers")
     resource: dict[str, Any] | None = None
@@ -148,8 +174,8 @@ class ChangedFields(_Model):
 class RevisionFields(_Model):
     """The flat snapshot of the work item after the update."""
 
-    work_item_type: str | None = Field(None, alias=FIELD_WORK_ITEM_TYPE, max_length=256)
-    team_project: str | None = Field(None, alias=FIELD_TEAM_PROJECT, max_length=256)
+    work_item_type: PathName | None = Field(None, alias=FIELD_WORK_ITEM_TYPE)
+    team_project: PathName | None = Field(None, alias=FIELD_TEAM_PROJECT)
     state: StateName | None = Field(None, alias="System.State")
     assigned_to: IdentityValue = Field(None, alias="System.AssignedTo")
     changed_by: IdentityValue = Field(None, alias="System.ChangedBy")
@@ -157,17 +183,17 @@ class RevisionFields(_Model):
 
 
 class Revision(_Model):
-    id: int | None = None
-    rev: int | None = None
+    id: Int32 | None = None
+    rev: Int32 | None = None
     fields: RevisionFields = RevisionFields()
 
 
 class WorkItemUpdate(_Model):
     """``resource`` of a ``workitem.updated`` event (a work item update plus a revision)."""
 
-    update_id: int | None = Field(None, alias="id")
-    work_item_id: int | None = Field(None, alias="workItemId")
-    rev: int = Field(ge=0)
+    update_id: Int32 | None = Field(None, alias="id")
+    work_item_id: Int32 | None = Field(None, alias="workItemId")
+    rev: Int32
     revised_by: IdentityValue = Field(None, alias="revisedBy")
     fields: ChangedFields = ChangedFields()
     revision: Revision | None = None

@@ -52,7 +52,7 @@ RESOLUTION_STRATEGIES = ("resolved", "resolvedInNextRelease")
 MAX_WORK_ITEM_ID = 2**31 - 1
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,49}$")
-_ISSUE_ID = re.compile(r"^[1-9][0-9]{0,19}$")
+_ISSUE_ID = re.compile(r"^[1-9][0-9]{0,19}$")  # [0-9], not \d: ASCII digits only
 _BATCH_LIMIT = 100
 
 
@@ -107,11 +107,15 @@ def check_issue_id(value: str | int) -> str:
     return text
 
 
+_NUMBER = re.compile(r"^[0-9]{1,10}$")
+
+
 def check_work_item_id(value: str | int) -> int:
-    try:
-        number = int(str(value).strip().lstrip("#"))
-    except ValueError:
-        raise InvalidInput(f"{value!r} is not a work item id (a positive number)") from None
+    """A work item id: ASCII digits only (``int()`` would take ``١٢`` too), optional ``#``."""
+    text = str(value).strip().removeprefix("#")
+    if not _NUMBER.match(text):
+        raise InvalidInput(f"{value!r} is not a work item id (a positive number)")
+    number = int(text)
     if not 0 < number <= MAX_WORK_ITEM_ID:
         raise InvalidInput(f"{value!r} is not a work item id (a positive number)")
     return number

@@ -26,6 +26,7 @@ from shared.errors import (
 )
 from shared.http import ApiAuthError, ApiError, ApiNotFound, ApiThrottled, ApiTimeout
 from shared.log import log_event
+from shared.payloads import MAX_NAME_LENGTH, check_path_name
 from shared.registry import Integration, Registry, check_integration_id
 from shared.replies import Reply, error
 from shared.storage import Storage, get_storage
@@ -34,7 +35,8 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_QUERY_LENGTH = 256
 SIGNATURE_HEADER = "sentry-app-signature"
-_ID_QUERY = re.compile(r"^#?\s*(\d{1,10})$")
+_ASCII_NUMBER = re.compile(r"^[0-9]{1,9}$")
+_ID_QUERY = re.compile(r"^#?\s*([0-9]{1,10})$")
 
 
 def handle_search(
@@ -85,12 +87,17 @@ def _read_params(params: Mapping[str, str]) -> tuple[str, str | None, int]:
     if len(text) > MAX_QUERY_LENGTH:
         raise InvalidInput(f"query is longer than {MAX_QUERY_LENGTH} characters")
     project = (params.get("project") or "").strip() or None
-    if project is not None and (len(project) > 256 or any(c in project for c in "/\\#?")):
-        raise InvalidInput("project must be a project name or id")
+    if project is not None:
+        try:
+            check_path_name(project)
+        except ValueError:
+            raise InvalidInput("project must be a project name or id") from None
+        if len(project) > MAX_NAME_LENGTH or any(c in project for c in "/\\#?"):
+            raise InvalidInput("project must be a project name or id")
     raw_limit = (params.get("limit") or "").strip()
     if not raw_limit:
         return text, project, DEFAULT_LIMIT
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+    if not _ASCII_NUMBER.match(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise InvalidInput(f"limit must be a number from 1 to {MAX_LIMIT}")
     return text, project, int(raw_limit)
 

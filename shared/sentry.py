@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.http import ApiClient, ApiRejected, RetryPolicy
+from shared.http import ApiClient, ApiRejected, RetryPolicy, segment
 
 MEMBER_CACHE_SECONDS = 600.0
 
@@ -78,7 +77,7 @@ class SentryClient(ApiClient):
         return wait
 
     def _issue_path(self, org: str, issue_id: str) -> str:
-        return f"api/0/organizations/{quote(org, safe='')}/issues/{quote(issue_id, safe='')}/"
+        return f"api/0/organizations/{segment(org)}/issues/{segment(issue_id)}/"
 
     def get_issue(self, org: str, issue_id: str) -> SentryIssue:
         response = self.request("GET", self._issue_path(org, issue_id), idempotent=True)
@@ -99,7 +98,7 @@ class SentryClient(ApiClient):
             return cached[1]
         response = self.request(
             "GET",
-            f"api/0/organizations/{quote(org, safe='')}/members/",
+            f"api/0/organizations/{segment(org)}/members/",
             idempotent=True,
             params={"query": f"email:{email}"},
         )

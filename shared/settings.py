@@ -63,6 +63,6 @@ def _host_max_dequeue_count() -> int:
 def max_dequeue_count() -> int:
     """Attempts before a queue message is poison: the app setting override, else host.json."""
     override = os.environ.get(_MAX_DEQUEUE_OVERRIDE, "").strip()
-    if override.isdigit() and int(override) >= 1:
+    if override.isascii() and override.isdigit() and int(override) >= 1:
         return int(override)
     return _host_max_dequeue_count()

@@ -7,6 +7,8 @@ surfaces as ``StorageUnavailable``; each edge maps that to its own retry signal.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import threading
 from collections.abc import Iterator
@@ -74,16 +76,21 @@ class Storage:
             settings.storage_connection, transport=_transport(), **_RETRIES
         )
         # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
-        self._queue, self._poison = (
-            QueueClient.from_connection_string(
-                settings.storage_connection,
-                name,
-                message_encode_policy=TextBase64EncodePolicy(),
-                message_decode_policy=TextBase64DecodePolicy(),
-                transport=_transport(),
-                **_RETRIES,
-            )
-            for name in (settings.sync_queue, settings.sync_queue + "-poison")
+        self._queue = QueueClient.from_connection_string(
+            settings.storage_connection,
+            settings.sync_queue,
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+            transport=_transport(),
+            **_RETRIES,
+        )
+        # The poison queue is read raw: the host moves there exactly what it could not
+        # process, undecodable text included, and one such message must not hide the others.
+        self._poison = QueueClient.from_connection_string(
+            settings.storage_connection,
+            settings.sync_queue + "-poison",
+            transport=_transport(),
+            **_RETRIES,
         )
         self._tables: dict[str, TableClient] = {}
         self._ready: set[str] = set()
@@ -112,8 +119,15 @@ class Storage:
 
     @property
     def poison_queue(self) -> QueueClient:
-        """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures."""
+        """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures.
+
+        Raw text: write with ``send_poison`` and decode with ``decode_queued``."""
         return self._ready_queue(self._poison)
+
+    def send_poison(self, text: str) -> None:
+        """Park ``text`` in the poison queue, base64 as the host leaves messages there."""
+        with storage_errors():
+            self.poison_queue.send_message(base64.b64encode(text.encode("utf-8")).decode("ascii"))
 
     def _ready_queue(self, client: QueueClient) -> QueueClient:
         """The queue client, after creating its queue once per process."""
@@ -130,6 +144,14 @@ class Storage:
 @lru_cache(maxsize=4)
 def _storage_for(settings: Settings) -> Storage:
     return Storage(settings)
+
+
+def decode_queued(raw: str) -> str | None:
+    """The text of a base64 queue message, or None if it is not base64 of UTF-8 text."""
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
 
 
 def get_storage() -> Storage:

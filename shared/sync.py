@@ -65,7 +65,7 @@ from shared.rules import (
 )
 from shared.sentry import SentryClient
 from shared.settings import max_dequeue_count
-from shared.storage import Storage, get_storage, storage_errors
+from shared.storage import Storage, get_storage
 
 LEASE_SECONDS = 120
 BUSY_PATIENCE_SECONDS = 10.0
@@ -125,8 +125,7 @@ def _park_unreadable(storage: Storage, text: str, exc: ValidationError) -> None:
     """No later attempt can read it either: straight to poison, where people can see it."""
     reason = describe_invalid(exc)
     log_event("sync.unreadable_message", logging.ERROR, error=reason)
-    with storage_errors():
-        storage.poison_queue.send_message(text)
+    storage.send_poison(text)
     AuditLog(storage).record(
         _integration_of(text) or UNREADABLE_PARTITION,
         AuditEntry(
@@ -416,8 +415,7 @@ class Syncer:
         if dequeue_count >= max_dequeue_count():
             # Last attempt: park it in the poison queue ourselves, with an audit row, so the
             # trail says why; `poison replay` brings it back once the cause is fixed.
-            with storage_errors():
-                self._storage.poison_queue.send_message(message.encode())
+            self._storage.send_poison(message.encode())
             self._record(
                 message,
                 POISONED,

@@ -93,7 +93,10 @@ def _handle(body: bytes, headers: Mapping[str, str], storage: Storage | None) ->
     if work_item_id is None:
         raise Rejected(400, "resource.workItemId is missing")
 
-    change = change_from_update(event, update, work_item_id)
+    try:
+        change = change_from_update(event, update, work_item_id)
+    except ValidationError as exc:  # a value within the payload's bounds but not the message's
+        raise Rejected(400, describe(exc, prefix="resource.")) from None
     if isinstance(change, NoChange):
         return _ignored(event, change.reason, work_item_id)
     links, seen = registry.links_and_rows(integration.id, work_item_id, [delivery_key(change)])
@@ -131,7 +134,8 @@ def _integration(registry: Registry, integration_id: str, max_age: float) -> Int
 def parse_event(body: bytes, headers: Mapping[str, str]) -> ServiceHookEvent:
     """Size, JSON and envelope checks; raises ``Rejected`` with a specific reason."""
     declared = headers.get("content-length", "")
-    if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(body) > MAX_BODY_BYTES:
+    too_long = declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES
+    if too_long or len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     try:
         # pydantic parses the JSON itself: one pass, faster than json.loads + validate.

@@ -307,21 +307,38 @@ def test_poison_list_replay_and_audit(app_env, added):
 
     storage = get_storage()
     message = SyncMessage(integration_id=COLLECTION, work_item_id=13, rev=2)
-    storage.poison_queue.send_message(message.encode())
-    storage.poison_queue.send_message("not json at all")
+    storage.send_poison(message.encode())
+    storage.send_poison("not json at all")
+    # What the host parks for a message it could not even decode: not base64 at all.
+    storage.poison_queue.send_message("%%% not base64 %%%")
 
     code, out, _ = run("poison", "list")
     assert code == 0
     listed = json.loads(out)
-    assert [m["message"] for m in listed] == [
+    assert [m.get("message") for m in listed] == [
         {"v": 1, "integrationId": COLLECTION, "workItemId": 13, "rev": 2, "delivery": {}},
         "not json at all",
+        None,
     ]
+    assert listed[2]["unreadable"].startswith("not base64 text (18 characters)")
+    assert listed[2]["inserted"] and listed[2]["id"]
     code, out, _ = run("poison", "replay", "--message-id", listed[0]["id"])
     assert code == 0
     assert "Replayed 1 message(s)" in out
     assert [m["workItemId"] for m in app_env.queued()] == [13]
-    assert [m["message"] for m in json.loads(run("poison", "list")[1])] == ["not json at all"]
+    remaining = json.loads(run("poison", "list")[1])
+    assert [m["id"] for m in remaining] == [listed[1]["id"], listed[2]["id"]]
+
+    # Replaying everything skips the unreadable one, and says so.
+    code, out, _ = run("poison", "replay")
+    assert code == 0
+    assert "Replayed 1 message(s)" in out
+    assert f"Left 1 unreadable message(s) in the poison queue ({listed[2]['id']})" in out
+    code, out, err = run("poison", "replay", "--message-id", "nosuch")
+    assert (code, err) == (1, "error: no poison message with id nosuch\n")
+    code, out, _ = run("poison", "drop", "--message-id", listed[2]["id"])
+    assert (code, out) == (0, "Dropped 1 message(s).\n")
+    assert json.loads(run("poison", "list")[1]) == []
 
     code, out, _ = run("audit", COLLECTION, "--work-item", "13")
     assert (code, json.loads(out)) == (0, [])

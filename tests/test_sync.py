@@ -466,7 +466,7 @@ def test_last_attempt_parks_the_message_in_poison_and_replay_applies_it_once(wor
 
     world.beta.failures.clear()
     replayed = poison.replay()
-    assert replayed == [parked.id]
+    assert replayed.done == [parked.id]
     assert poison.peek() == []
     (queued,) = world.env.queued()
     world.run(SyncMessage.model_validate(queued))
