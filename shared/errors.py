@@ -13,6 +13,10 @@ class StorageUnavailable(SyncError):
     """Azure Storage (tables or queues) could not be reached or answered with a server error."""
 
 
+class StorageRejected(SyncError):
+    """Azure Storage refused a request for good: wrong account key, a value too large, ..."""
+
+
 class InvalidInput(SyncError):
     """A value given by an operator or a caller breaks a documented rule."""
 

@@ -82,11 +82,29 @@ def check_integration_id(value: str) -> str:
         ) from None
 
 
+MAX_URL_LENGTH = 2048
+
+
 def check_base_url(value: str, what: str) -> str:
-    """An absolute http(s) URL without query or fragment, returned with one trailing slash."""
-    parts = urlsplit((value or "").strip())
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidInput(f"{what} must be an absolute https:// URL, got {value!r}")
+    """An absolute http(s) URL without query or fragment, returned with one trailing slash.
+
+    ``http://`` is accepted for hosts inside a private network (Azure DevOps Server, a
+    self-hosted Sentry); use ``https://`` for anything reached over the internet.
+    """
+    text = (value or "").strip()
+    if len(text) > MAX_URL_LENGTH:
+        raise InvalidInput(f"{what} is longer than {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("https", "http"):
+        shown = text if len(text) <= 100 else text[:100] + "..."
+        raise InvalidInput(
+            f"{what} must be an absolute http:// or https:// URL (https:// unless the host is "
+            f"on a private network), got {shown!r}"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(f"{what} must not carry credentials, a query or a fragment")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"

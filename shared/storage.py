@@ -29,8 +29,8 @@ from azure.storage.queue import (
     TextBase64EncodePolicy,
 )
 
-from shared.errors import StorageUnavailable
-from shared.settings import Settings, load_settings
+from shared.errors import ConfigurationError, StorageRejected, StorageUnavailable
+from shared.settings import STORAGE_SETTING, Settings, load_settings
 
 # Table names, before the optional TABLE_PREFIX.
 INTEGRATIONS = "integrations"
@@ -53,6 +53,13 @@ def storage_errors() -> Iterator[None]:
     except HttpResponseError as exc:
         if exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429):
             raise StorageUnavailable(f"storage answered {exc.status_code}") from exc
+        if exc.status_code in (400, 401, 403, 413):
+            # Not "try again": the credentials or the request are wrong. Callers catch
+            # 404/409/412 (not found, exists, modified) themselves.
+            code = getattr(exc, "error_code", None) or "no error code"
+            raise StorageRejected(
+                f"storage refused the request ({exc.status_code}, {code})"
+            ) from exc
         raise
 
 
@@ -72,26 +79,30 @@ class Storage:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._service = TableServiceClient.from_connection_string(
-            settings.storage_connection, transport=_transport(), **_RETRIES
-        )
-        # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
-        self._queue = QueueClient.from_connection_string(
-            settings.storage_connection,
-            settings.sync_queue,
-            message_encode_policy=TextBase64EncodePolicy(),
-            message_decode_policy=TextBase64DecodePolicy(),
-            transport=_transport(),
-            **_RETRIES,
-        )
-        # The poison queue is read raw: the host moves there exactly what it could not
-        # process, undecodable text included, and one such message must not hide the others.
-        self._poison = QueueClient.from_connection_string(
-            settings.storage_connection,
-            settings.sync_queue + "-poison",
-            transport=_transport(),
-            **_RETRIES,
-        )
+        connection = settings.storage_connection
+        try:
+            self._service = TableServiceClient.from_connection_string(
+                connection, transport=_transport(), **_RETRIES
+            )
+            # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
+            self._queue = QueueClient.from_connection_string(
+                connection,
+                settings.sync_queue,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+                transport=_transport(),
+                **_RETRIES,
+            )
+            # The poison queue is read raw: the host moves there exactly what it could not
+            # process, undecodable text included, and one such message must not hide the rest.
+            self._poison = QueueClient.from_connection_string(
+                connection, settings.sync_queue + "-poison", transport=_transport(), **_RETRIES
+            )
+        except ValueError:
+            raise ConfigurationError(
+                f"app setting {STORAGE_SETTING} is not a storage connection string "
+                "(AccountName=...;AccountKey=...; or UseDevelopmentStorage=true)"
+            ) from None
         self._tables: dict[str, TableClient] = {}
         self._ready: set[str] = set()
         self._lock = threading.Lock()

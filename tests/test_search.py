@@ -140,6 +140,15 @@ def test_unicode_query(setup):
         ({"query": "a", "limit": "201"}, "limit must be"),
         ({"query": "a", "limit": "ten"}, "limit must be"),
         ({"query": "a", "project": "a/b"}, "project must be"),
+        # Unicode digits that int() would take.
+        ({"query": "bug", "limit": "\u00b2"}, "limit must be"),
+        ({"query": "bug", "limit": "\u00b3"}, "limit must be"),
+        ({"query": "bug", "limit": "\u2460"}, "limit must be"),
+        ({"query": "bug", "limit": "\u0661\u0662"}, "limit must be"),
+        # Names that would leave the organization's path.
+        ({"query": "bug", "project": ".."}, "project must be"),
+        ({"query": "bug", "project": "."}, "project must be"),
+        ({"query": "bug", "project": "a\x00b"}, "project must be"),
     ],
 )
 def test_bad_parameters_give_400(setup, params, reason):
