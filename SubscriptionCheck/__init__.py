@@ -1,10 +1,11 @@
-"""Timer trigger (every 15 minutes): repair broken service hook subscriptions, then reconcile."""
+"""Timer trigger (every 15 minutes): repair subscriptions and reconcile, queue corrections
+where Sentry drifted from the links' memory, prune old markers and audit rows."""
 
 import azure.functions as func
 
+from shared.maintenance import run_maintenance
 from shared.storage import get_storage
-from shared.subscriptions import Subscriptions
 
 
 def main(timer: func.TimerRequest) -> None:
-    Subscriptions(get_storage()).check_all()
+    run_maintenance(get_storage())

@@ -30,9 +30,14 @@ class AuditEntry:
     attempt: int | None = None
 
 
+def row_key_at(moment: datetime) -> str:
+    """The row key prefix of ``moment``: later moments sort first."""
+    ticks = int(moment.timestamp() * 1_000_000)
+    return f"{_MAX_TICKS - ticks:020d}"
+
+
 def _row_key(now: datetime) -> str:
-    ticks = int(now.timestamp() * 1_000_000)
-    return f"{_MAX_TICKS - ticks:020d}:{uuid.uuid4().hex[:12]}"
+    return f"{row_key_at(now)}:{uuid.uuid4().hex[:12]}"
 
 
 class AuditLog:

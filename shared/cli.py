@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from shared.audit import AuditLog
+from shared.drift import DriftCheck
 from shared.errors import InvalidInput, NotFound, SyncError
 from shared.poison import PoisonMessage, PoisonQueue
 from shared.reconcile import Reconciler
 from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
+from shared.retention import prune
 from shared.storage import Storage, get_storage
 from shared.subscriptions import Subscriptions
 
@@ -170,23 +172,35 @@ def _subscription(args: argparse.Namespace, storage: Storage, out: TextIO) -> No
 
 def _reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     missed = Reconciler(storage).reconcile(args.id, dry_run=args.dry_run)
+    drift = DriftCheck(storage).run(args.id, dry_run=args.dry_run)
     verb = "would queue" if args.dry_run else "queued"
-    _print_json(
-        {
-            verb: [
-                {
-                    "workItemId": m.work_item_id,
-                    "rev": m.rev,
-                    "state": m.state.model_dump() if m.state else None,
-                    "assignee": (m.assignee.new.email if m.assignee.new else None)
-                    if m.assignee
-                    else None,
-                }
-                for m in missed
-            ]
-        },
-        out,
-    )
+    result: dict[str, Any] = {
+        verb: [
+            {
+                "workItemId": m.work_item_id,
+                "rev": m.rev,
+                "state": m.state.model_dump() if m.state else None,
+                "assignee": (m.assignee.new.email if m.assignee.new else None)
+                if m.assignee
+                else None,
+            }
+            for m in missed
+        ],
+        "would correct" if args.dry_run else "corrections queued": [
+            d.to_public() for d in drift.differences
+        ],
+    }
+    if drift.errors:
+        result["errors"] = drift.errors
+    _print_json(result, out)
+
+
+def _prune(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    registry = Registry(storage)
+    ids = [registry.get_integration(args.id).id] if args.id else [
+        i.id for i in registry.list_integrations()
+    ]
+    _print_json({integration_id: prune(storage, integration_id) for integration_id in ids}, out)
 
 
 def _audit(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
@@ -297,9 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub_actions.add_parser("check", help="repair broken subscriptions, then reconcile")
     check.add_argument("id", nargs="?", help="collection id (default: every integration)")
 
-    reconcile = groups.add_parser("reconcile", help="queue changes whose service hooks were lost")
+    reconcile = groups.add_parser(
+        "reconcile",
+        help="queue changes whose service hooks were lost, and corrections where Sentry "
+        "differs from the links' memory",
+    )
     reconcile.add_argument("id", help="collection id")
     reconcile.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    prune_parser = groups.add_parser(
+        "prune", help="delete delivery markers older than 7 days and audit rows older than 90"
+    )
+    prune_parser.add_argument("id", nargs="?", help="collection id (default: every integration)")
 
     audit = groups.add_parser("audit", help="the decisions SyncStatus made, newest first")
     audit.add_argument("id", help="collection id")
@@ -325,6 +347,8 @@ def main(
             _subscription(args, storage, out)
         elif args.group == "reconcile":
             _reconcile(args, storage, out)
+        elif args.group == "prune":
+            _prune(args, storage, out)
         else:
             _audit(args, storage, out)
     except (SyncError, argparse.ArgumentTypeError) as exc:

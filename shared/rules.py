@@ -250,7 +250,7 @@ def plan_link(
     if memory.pending:
         reasons.append("completing an unfinished earlier write")
     if repair:
-        reasons.append("correcting Sentry after an overtaken write")
+        reasons.append("correcting Sentry where it may differ from the link's memory")
     fields = frozenset(settle)
     after = LinkMemory(status, assignee_rev, wanted, fields)
     return LinkPlan(after, fields, "; ".join(reasons) or NOTHING_TO_DO)

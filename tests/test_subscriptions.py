@@ -238,7 +238,7 @@ def test_reconcile_catches_a_change_lost_during_probation_and_applies_it_once(ap
     # items whose revision we know cost no updates call.
     ado.calls.clear()
     code, out, _ = run("reconcile", integration.id)
-    assert json.loads(out) == {"queued": []}
+    assert json.loads(out) == {"queued": [], "corrections queued": []}
     assert app_env.queued() == []
     assert len(sentry.writes) == writes
     assert [c.path.split("?")[0] for c in ado.calls] == ["/contoso/_apis/wit/workitemsbatch"]
@@ -252,6 +252,6 @@ def test_reconcile_reads_work_items_200_at_a_time(app_env, world):
         registry.add_link(integration.id, work_item, "acme", str(work_item))
         ado.work_items[work_item] = {"System.WorkItemType": "Bug", "System.TeamProject": "P"}
     code, out, _ = run("reconcile", integration.id, "--dry-run")
-    assert (code, json.loads(out)) == (0, {"would queue": []})
+    assert (code, json.loads(out)) == (0, {"would queue": [], "would correct": []})
     batches = [len(c.body["ids"]) for c in ado.calls if "workitemsbatch" in c.path]
     assert batches == [200, 1]

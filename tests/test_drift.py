@@ -1,0 +1,153 @@
+"""The timer's safety net (drift check) and retention, against Azurite with Sentry faked."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import azure.functions as func
+import pytest
+from conftest import basic_auth, http_post, load_fixture
+from test_sync import World
+
+import SubscriptionCheck
+from shared import cli, drift
+from shared.audit import AuditEntry, AuditLog
+from shared.messages import SyncMessage
+from shared.retention import prune
+from shared.sync import RetryLater
+
+
+class TimerRequest(func.TimerRequest):
+    past_due = False
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def world(app_env, register, registry, rsps, waits):
+    world = World(app_env, register, registry, rsps)
+    world.link(5, world.acme, "101")
+    world.run(world.message(rev=2, old="Active", new="Closed"))
+    assert world.acme.issues["101"]["status"] == "resolved"
+    return world
+
+
+def _drain(world) -> None:
+    for queued in world.env.queued():
+        world.run(SyncMessage.model_validate(queued))
+    world.env.storage().queue.clear_messages()
+
+
+def test_a_hand_change_in_sentry_is_shown_by_a_dry_run_then_corrected(world):
+    world.acme.issues["101"]["status"] = "unresolved"  # someone reopened it by hand
+    code, out, err = run("reconcile", world.id, "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["would correct"] == [
+        {
+            "workItemId": 5,
+            "sentryOrg": "acme",
+            "issueId": "101",
+            "fields": ["status"],
+            "why": "Sentry says unresolved, revision 2 says resolved",
+        }
+    ]
+    assert world.env.queued() == []
+    writes = len(world.acme.writes)
+
+    code, out, _ = run("reconcile", world.id)
+    assert len(json.loads(out)["corrections queued"]) == 1
+    row = world.audit(5)[0]
+    assert (row["action"], row["reason"]) == (
+        "correction-queued",
+        "Sentry differs from the link's memory: Sentry says unresolved, revision 2 says resolved",
+    )
+    _drain(world)
+    assert world.acme.issues["101"]["status"] == "resolved"
+    assert len(world.acme.writes) == writes + 1
+    # Settled: the next check finds nothing.
+    code, out, _ = run("reconcile", world.id)
+    assert json.loads(out)["corrections queued"] == []
+
+
+def test_an_unfinished_write_is_queued_without_reading_sentry(world):
+    world.acme.failures.extend([(500, {})] * 20)
+    with pytest.raises(RetryLater):
+        world.run(world.message(rev=3, old="Closed", new="Active"))
+    assert world.link_row(5, "acme", "101").pending == frozenset({"status"})
+    world.acme.failures.clear()
+    world.acme.calls.clear()
+    SubscriptionCheck.main(TimerRequest())
+    assert world.acme.calls == []  # pending is enough to know
+    _drain(world)
+    assert world.acme.issues["101"]["status"] == "unresolved"
+    assert world.link_row(5, "acme", "101").pending == frozenset()
+
+
+@pytest.mark.parametrize("status", ["ignored", "archived"])
+def test_issues_left_alone_are_no_difference(world, status):
+    world.acme.issues["101"]["status"] = status
+    code, out, _ = run("reconcile", world.id, "--dry-run")
+    assert (code, json.loads(out)["would correct"]) == (0, [])
+
+
+def test_assignee_drift_is_corrected(world):
+    world.acme.members["ann@contoso.com"] = "11"
+    world.run(
+        world.message(rev=3, old=None, new=None, assignee=_to("ann@contoso.com"))
+    )
+    assert world.acme.issues["101"]["assignee"] == "11"
+    world.acme.issues["101"]["assignee"] = "99"
+    _, out, _ = run("reconcile", world.id)
+    (difference,) = json.loads(out)["corrections queued"]
+    assert difference["fields"] == ["assignee"]
+    _drain(world)
+    assert world.acme.issues["101"]["assignee"] == "11"
+
+
+def test_checks_are_bounded_per_run(world, monkeypatch):
+    for work_item in (6, 7, 8):
+        world.link(work_item, world.acme, str(work_item * 100))
+        world.run(world.message(work_item=work_item, rev=2, old="Active", new="Closed"))
+        world.acme.issues[str(work_item * 100)]["status"] = "unresolved"
+    monkeypatch.setattr(drift, "LIMIT", 2)
+    _, out, _ = run("reconcile", world.id, "--dry-run")
+    assert len(json.loads(out)["would correct"]) == 2
+
+
+def _to(email):
+    from test_sync import to
+
+    return to(email)
+
+
+# -- retention -----------------------------------------------------------------------------------
+
+
+def test_prune_deletes_old_markers_and_audit_rows_only(world, app_env):
+    payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
+    payload["resourceContainers"]["collection"]["id"] = world.id
+    payload["resource"]["workItemId"] = 5
+    assert http_post(payload, basic_auth(world.integration.secret)).status_code == 202
+    audit = AuditLog(app_env.storage())
+    audit.record(world.id, AuditEntry(work_item_id=5, rev=1, outcome="applied", action="x",
+                                      reason="old"))  # fmt: skip
+    rows_before = len(audit.read(world.id, limit=1000))
+
+    # Today nothing is old enough.
+    assert prune(app_env.storage(), world.id) == {"markers": 0, "audit": 0}
+    # Eight days on, the marker is; ninety-one days on, the audit rows are too.
+    later = datetime.now(UTC) + timedelta(days=8)
+    assert prune(app_env.storage(), world.id, later) == {"markers": 1, "audit": 0}
+    assert http_post(payload, basic_auth(world.integration.secret)).status_code == 202  # requeued
+    much_later = datetime.now(UTC) + timedelta(days=91)
+    counts = prune(app_env.storage(), world.id, much_later)
+    assert counts["audit"] == rows_before
+    assert world.link_row(5, "acme", "101").state_rev == 2  # links are never pruned
+    code, out, _ = run("prune", world.id)
+    assert (code, json.loads(out)) == (0, {world.id: {"markers": 0, "audit": 0}})
