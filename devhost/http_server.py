@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +78,21 @@ def build_routes(functions: list[Function], prefix: str) -> list[Route]:
     return routes
 
 
-class _SharedPortServer(ThreadingHTTPServer):
+class _Server(ThreadingHTTPServer):
+    # The stdlib's backlog of 5 makes clients wait for a retransmit (~1 s) as soon as a few
+    # more connect at once than threads accept; the Functions host takes many.
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            # A client that went away is not a failure of ours: one line, no traceback.
+            log.info("client %s disconnected (%s)", client_address[0], type(error).__name__)
+            return
+        log.exception("request from %s failed", client_address[0])
+
+
+class _SharedPortServer(_Server):
     allow_reuse_port = True
 
 
@@ -98,7 +113,7 @@ class HttpHost:
         handler = self._handler_class()
         # Several worker processes serve one port (FUNCTIONS_WORKER_PROCESS_COUNT); the kernel
         # spreads the connections between them.
-        server_class = _SharedPortServer if share_port else ThreadingHTTPServer
+        server_class = _SharedPortServer if share_port else _Server
         self.server = server_class(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -133,7 +148,12 @@ class HttpHost:
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         path = unquote(url.path)
-        length = int(handler.headers.get("Content-Length") or 0)
+        declared = (handler.headers.get("Content-Length") or "0").strip()
+        if not (declared.isascii() and declared.isdigit()):
+            handler.close_connection = True  # the body's end is unknown
+            self._send(handler, 400, {}, b'{"error": "Content-Length must be a number"}')
+            return
+        length = int(declared)
         if length > MAX_BODY_BYTES:
             self._send(handler, 413, {}, b"request body too large")
             return

@@ -202,6 +202,34 @@ def test_http_trigger_end_to_end(tmp_path, app_env):
         host.stop()
 
 
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3", "\u0661"])
+def test_a_malformed_content_length_is_400_not_a_traceback(tmp_path, app_env, caplog, length):
+    import socket
+
+    app = make_app(tmp_path, {"Items": (HTTP_SPEC, HTTP_CODE)})
+    host = Host(app, port=0)
+    host.start()
+    try:
+        with socket.create_connection(("127.0.0.1", host.http.port), timeout=10) as conn:
+            conn.sendall(
+                f"GET /api/items/7 HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := conn.recv(4096):  # the host closes: the body's end was unknown
+                answer += chunk
+            answer = answer.decode("latin-1")
+        assert answer.startswith("HTTP/1.1 400")
+        assert answer.endswith('{"error": "Content-Length must be a number"}')
+        # A client that hangs up mid-request is one log line, not a traceback.
+        with socket.create_connection(("127.0.0.1", host.http.port), timeout=10) as conn:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.sendall(b"POST /api/items/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab")
+        assert requests.get(f"http://127.0.0.1:{host.http.port}/api/items/7", timeout=10).ok
+    finally:
+        host.stop()
+    assert not any(record.exc_info for record in caplog.records if record.name.startswith("devhost"))
+
+
 QUEUE_CODE = """
     import json
     import azure.functions as func
