@@ -28,6 +28,15 @@ CACHE_SECONDS = 3600.0
 
 _lock = threading.Lock()
 _memory: dict[tuple[str, str, str], tuple[float, StateSet]] = {}
+_flights: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def _cached(key: tuple[str, str, str]) -> StateSet | None:
+    with _lock:
+        cached = _memory.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
 
 
 def explicit_states(
@@ -77,18 +86,24 @@ class DoneStates:
             return explicit
         project_key = project_id or project or ""
         key = (integration.id, project_key.casefold(), work_item_type.casefold())
-        now = time.monotonic()
+        cached = _cached(key)
+        if cached is not None:
+            return cached
+        # Single flight: a burst of runs in this process on a cold cache waits for one read
+        # (the first run's) instead of each asking Azure DevOps.
         with _lock:
-            cached = _memory.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        states = self._from_table(integration.id, project_key, work_item_type)
-        if states is None:
-            fetched = fetch(project_key, work_item_type)
-            states = StateSet.from_categories((s.name, s.category) for s in fetched)
-            self._to_table(integration.id, project_key, work_item_type, states)
-        with _lock:
-            _memory[key] = (now + CACHE_SECONDS, states)
+            flight = _flights.setdefault(key, threading.Lock())
+        with flight:
+            cached = _cached(key)
+            if cached is not None:
+                return cached
+            states = self._from_table(integration.id, project_key, work_item_type)
+            if states is None:
+                fetched = fetch(project_key, work_item_type)
+                states = StateSet.from_categories((s.name, s.category) for s in fetched)
+                self._to_table(integration.id, project_key, work_item_type, states)
+            with _lock:
+                _memory[key] = (time.monotonic() + CACHE_SECONDS, states)
         return states
 
     def _from_table(

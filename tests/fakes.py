@@ -157,7 +157,7 @@ class FakeAzureDevOps:
         self.rsps.add_callback(
             responses.GET,
             re.compile(prefix + r"[^/]+/_apis/wit/workitemtypes/[^/]+/states(\?.*)?$"),
-            callback=self._states,
+            callback=lambda r: self._states(r),
         )
         self.rsps.add_callback(
             responses.GET,

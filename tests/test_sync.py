@@ -203,6 +203,34 @@ def test_states_are_read_once_per_project_and_type(world):
     assert len(world.ado.calls) == 1
 
 
+def test_a_cold_burst_in_one_process_reads_the_states_once(world):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    for work_item in range(1, 9):
+        world.link(work_item, world.acme, str(100 + work_item))
+    inside, release = threading.Event(), threading.Event()
+    states = world.ado._states
+
+    def slow_states(request):  # every run arrives while the first read is under way
+        inside.set()
+        release.wait(10)
+        return states(request)
+
+    world.ado._states = slow_states
+    with ThreadPoolExecutor(8) as pool:
+        runs = [
+            pool.submit(world.run, world.message(work_item=wi, old="Active", new="Closed"))
+            for wi in range(1, 9)
+        ]
+        assert inside.wait(10)
+        release.set()
+        for run in runs:
+            run.result()
+    assert [c.path for c in world.ado.calls if "/states" in c.path] == [world.ado.calls[0].path]
+    assert all(world.acme.issues[str(100 + wi)]["status"] == "resolved" for wi in range(1, 9))
+
+
 def test_missing_type_is_read_from_the_work_item(world):
     world.ado.work_items[5] = {"System.WorkItemType": "Bug", "System.TeamProject": "Fabrikam"}
     world.link(5, world.acme, "101")
