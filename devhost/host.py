@@ -17,6 +17,8 @@ from azure.functions.timer import TimerRequest
 from devhost.http_server import HttpHost
 from devhost.loader import Function, FunctionLoadError, load_app
 from devhost.queues import QueueListener, QueueOptions, send_output
+from shared.errors import ConfigurationError
+from shared.settings import apply_local_settings
 
 log = logging.getLogger("devhost")
 HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
@@ -25,15 +27,10 @@ _SETTING_REFERENCE = re.compile(r"%([^%]+)%")
 
 def load_local_settings(app_root: Path) -> dict[str, Any]:
     """Put ``local.settings.json`` Values into the environment; real variables win."""
-    path = app_root / "local.settings.json"
-    if not path.is_file():
-        return {}
-    settings = json.loads(path.read_text(encoding="utf-8"))
-    if settings.get("IsEncrypted"):
-        raise FunctionLoadError("local.settings.json is encrypted; the emulation cannot read it")
-    for key, value in (settings.get("Values") or {}).items():
-        os.environ.setdefault(key, str(value))
-    return settings
+    try:
+        return apply_local_settings(app_root / "local.settings.json")
+    except ConfigurationError as exc:
+        raise FunctionLoadError(str(exc)) from None
 
 
 def load_host_json(app_root: Path) -> dict[str, Any]:

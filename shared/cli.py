@@ -1,8 +1,9 @@
 """Admin command line over the app's storage (the ``AzureWebJobsStorage`` app setting).
 
-Run it as ``python -m shared.cli --help``. Output is JSON for listings; the only secret ever
-printed is a newly generated webhook secret, once. Bad input gives a one-line message on
-stderr and exit code 1 (2 for a malformed command line).
+Run it as ``.venv/bin/python -m shared.cli --help`` from the app's folder. Settings come from
+the environment, then from ``local.settings.json`` (as ``func`` reads them). Output is JSON
+for listings; the only secret ever printed is a newly generated webhook secret, once. Bad
+input gives a one-line message on stderr and exit code 1 (2 for a malformed command line).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from shared import settings
 from shared.audit import AuditLog
 from shared.drift import DriftCheck
 from shared.errors import InvalidInput, NotFound, SyncError
@@ -336,6 +338,8 @@ def main(
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
+        # As func does: local.settings.json's Values, where the environment has none.
+        settings.apply_local_settings(settings.LOCAL_SETTINGS)
         storage = get_storage()
         if args.group == "integration":
             _integration(args, Registry(storage), out)

@@ -96,4 +96,10 @@ def token_from_setting(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
         raise ConfigurationError(f"app setting {name} (a token) is not set")
+    if value.startswith("<") and value.endswith(">"):
+        # Sent as a credential it would only earn a 401 that says nothing about the cause.
+        raise ConfigurationError(
+            f"app setting {name} still holds a placeholder (as in local.settings.json.example); "
+            "put the real token in it"
+        )
     return value

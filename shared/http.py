@@ -35,6 +35,12 @@ class ApiError(SyncError):
         super().__init__(f"{service}: {message}")
         self.service = service
         self.status = status
+        self.detail = message
+
+    def during(self, call: str) -> ApiError:
+        """Name the call that failed (method and path, never the query or a header)."""
+        self.args = (f"{self.service}: {call}: {self.detail}",)
+        return self
 
 
 class ApiAuthError(ApiError):
@@ -162,13 +168,13 @@ class ApiClient:
                 return response
             retry = error.retryable and (idempotent or isinstance(error, ApiThrottled))
             if not retry or attempt >= policy.attempts:
-                raise error
+                raise error.during(f"{method} {parts.path}")
             if wait is None:
                 wait = min(policy.max_backoff_seconds, policy.backoff_seconds * 2 ** (attempt - 1))
                 wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
                 self._pace(wait)
             if clock() - started + wait > policy.budget_seconds:
-                raise error
+                raise error.during(f"{method} {parts.path}")
             log_event(
                 "http.retry",
                 logging.WARNING,

@@ -48,6 +48,25 @@ def load_settings() -> Settings:
 
 
 APP_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_SETTINGS = APP_ROOT / "local.settings.json"
+
+
+def apply_local_settings(path: Path = LOCAL_SETTINGS) -> dict:
+    """Put ``local.settings.json`` Values into the environment, as ``func`` does: variables
+    already set win. Returns the whole file (``{}`` when there is none)."""
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{path.name} could not be read: {exc}") from None
+    if not isinstance(settings, dict):
+        raise ConfigurationError(f"{path.name} must be a JSON object")
+    if settings.get("IsEncrypted"):
+        raise ConfigurationError(f"{path.name} is encrypted; decrypt it (func settings decrypt)")
+    for key, value in (settings.get("Values") or {}).items():
+        os.environ.setdefault(key, str(value))
+    return settings
 _MAX_DEQUEUE_OVERRIDE = "AzureFunctionsJobHost__extensions__queues__maxDequeueCount"
 
 

@@ -260,3 +260,59 @@ def test_dot_segments_never_reach_azure_devops(world, project, kind):
     with pytest.raises(ApiRejected, match=r"refusing a URL path with \. or \.\. segments"):
         azure_devops_client(integration).request("GET", "a/../_apis/x", idempotent=True)
     assert world.ado.calls == []
+
+
+# -- what a new user stumbled on ---------------------------------------------------------------------
+
+
+def test_cli_reads_local_settings_and_the_environment_wins(app_env, tmp_path, monkeypatch):
+    from shared import settings
+
+    for name in ("ADO_PAT_FROM_FILE", "SYNC_QUEUE_NAME"):
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)  # restored to "unset" after the test
+    local = tmp_path / "local.settings.json"
+    local.write_text(
+        json.dumps(
+            {
+                "IsEncrypted": False,
+                "Values": {
+                    "AzureWebJobsStorage": "not the one the environment gives",
+                    "ADO_PAT_FROM_FILE": "pat-from-file",
+                },
+            }
+        )
+    )
+    monkeypatch.setattr(settings, "LOCAL_SETTINGS", local)
+    code, out, err = _run_cli("integration", "list")
+    assert (code, out) == (0, "[]\n"), err  # the environment's storage was used
+    import os
+
+    assert os.environ["ADO_PAT_FROM_FILE"] == "pat-from-file"
+    local.write_text("{not json")
+    code, _, err = _run_cli("integration", "list")
+    assert code == 1 and err.startswith("error: local.settings.json could not be read")
+
+
+def test_a_placeholder_token_is_refused_by_name(world, monkeypatch):
+    monkeypatch.setenv(
+        "SENTRY_TOKEN_ACME", "<a Sentry token with event:write and member:read scopes>"
+    )
+    world.link(5, world.acme, "101")
+    with pytest.raises(RetryLater):
+        world.run(world.message())
+    assert world.acme.calls == []
+    row = world.audit(5)[0]
+    assert "app setting SENTRY_TOKEN_ACME still holds a placeholder" in row["reason"]
+
+
+def test_api_errors_name_the_call(world):
+    from shared.clients import azure_devops_client
+    from shared.http import ApiNotFound
+
+    integration = world.registry.get_integration(world.id)
+    with pytest.raises(ApiNotFound) as caught:
+        azure_devops_client(integration).work_item_fields(999_999, ["System.Title"])
+    assert str(caught.value) == (
+        "azure-devops: GET /contoso/_apis/wit/workitems/999999: not found (404)"
+    )
