@@ -24,6 +24,7 @@ from shared.registry import RESOLUTION_STRATEGIES, Registry, check_work_item_id
 from shared.retention import prune
 from shared.storage import Storage, get_storage
 from shared.subscriptions import Subscriptions
+from shared.sync import UNREADABLE_PARTITION
 
 
 def _print_json(value: Any, out: TextIO) -> None:
@@ -206,6 +207,9 @@ def _prune(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
 
 
 def _audit(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    if args.id == UNREADABLE_PARTITION:  # poisoned messages that named no valid integration
+        _print_json(AuditLog(storage).read(UNREADABLE_PARTITION, None, args.limit), out)
+        return
     integration = Registry(storage).get_integration(args.id)
     work_item = check_work_item_id(args.work_item) if args.work_item is not None else None
     if not 1 <= args.limit <= 1000:
@@ -326,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     prune_parser.add_argument("id", nargs="?", help="collection id (default: every integration)")
 
     audit = groups.add_parser("audit", help="the decisions SyncStatus made, newest first")
-    audit.add_argument("id", help="collection id")
+    audit.add_argument(
+        "id", help=f"collection id, or '{UNREADABLE_PARTITION}' for messages naming none"
+    )
     audit.add_argument("--work-item", help="only this work item")
     audit.add_argument("--limit", type=int, default=50, help="at most this many rows (50)")
     return parser
