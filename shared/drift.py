@@ -27,10 +27,10 @@ from shared.audit import SKIPPED, AuditEntry, AuditLog
 from shared.clients import sentry_client
 from shared.errors import ConfigurationError
 from shared.http import ApiError, ApiNotFound
-from shared.link_memory import LinkMemoryStore
+from shared.link_memory import LinkMemoryStore, marked_link_row
 from shared.log import log_event
 from shared.messages import SyncMessage
-from shared.registry import Integration, Link, Registry, _link_from
+from shared.registry import Integration, Link, Registry, link_from_row
 from shared.rules import ASSIGNEE, LEFT_ALONE, STATUS
 from shared.storage import LINKS, Storage, storage_errors
 
@@ -111,10 +111,9 @@ class DriftCheck:
             )
             for row in rows:
                 if "SentryOrg" in row:
-                    links.append(_link_from(row))
-                elif ":~p:" in row["RowKey"]:
-                    prefix, _, slug_issue = row["RowKey"].partition("~p:")
-                    marked.add(prefix + slug_issue)
+                    links.append(link_from_row(row))
+                elif (link_row := marked_link_row(row["RowKey"])) is not None:
+                    marked.add(link_row)
         links.sort(key=lambda link: link.touched_at or since, reverse=True)
         return links, marked
 

@@ -33,7 +33,7 @@ from azure.core.exceptions import (
 from azure.data.tables import UpdateMode
 
 from shared.errors import SyncError
-from shared.registry import MARKER, Link, _link_from, work_item_prefix
+from shared.registry import MARKER, Link, link_from_row, work_item_prefix
 from shared.rules import SYNCED_FIELDS, LinkMemory
 from shared.storage import LINKS, Storage, storage_errors
 
@@ -60,6 +60,12 @@ class RepairMark:
 
 def repair_key(link: Link) -> str:
     return f"{work_item_prefix(link.work_item_id)}{_REPAIR}{link.sentry_org}:{link.issue_id}"
+
+
+def marked_link_row(row_key: str) -> str | None:
+    """The link row a repair mark's row key names, or None if ``row_key`` is no mark."""
+    prefix, found, slug_issue = row_key.partition(_REPAIR)
+    return prefix + slug_issue if found else None
 
 
 def _memory_columns(memory: LinkMemory) -> dict[str, Any]:
@@ -96,13 +102,12 @@ class LinkMemoryStore:
             )
             for row in rows:
                 if "SentryOrg" in row:
-                    links.append(_link_from(row))
-                elif row["RowKey"].startswith(prefix + _REPAIR):
-                    slug_issue = row["RowKey"][len(prefix + _REPAIR) :]
+                    links.append(link_from_row(row))
+                elif (link_row := marked_link_row(row["RowKey"])) is not None:
                     marks.append(
                         RepairMark(
                             row_key=row["RowKey"],
-                            link_row=prefix + slug_issue,
+                            link_row=link_row,
                             fields=frozenset(f for f in (row.get("Fields") or "").split(",") if f),
                             etag=row.metadata["etag"],
                         )

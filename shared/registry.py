@@ -349,7 +349,7 @@ def _org_from(entity: dict[str, Any]) -> SentryOrg:
     )
 
 
-def _link_from(entity: Any) -> Link:
+def link_from_row(entity: Any) -> Link:
     return Link(
         integration_id=entity["PartitionKey"],
         work_item_id=int(entity["WorkItemId"]),
@@ -764,7 +764,7 @@ class Registry:
         with storage_errors():
             for row in self._links.query_entities(query, parameters=params):
                 if "SentryOrg" in row:
-                    links.append(_link_from(row))
+                    links.append(link_from_row(row))
                 else:
                     found.add(row["RowKey"])
         return links, found
@@ -774,14 +774,14 @@ class Registry:
         query, params = _prefix_filter(f"s:{check_slug(slug)}:{check_issue_id(issue_id)}:")
         with storage_errors():
             rows = self._links.query_entities(query, parameters={"pk": integration_id, **params})
-            return [_link_from(row) for row in rows]
+            return [link_from_row(row) for row in rows]
 
     def list_links(self, integration_id: str) -> list[Link]:
         integration = self.get_integration(integration_id)
         query, params = _prefix_filter("w:")
         with storage_errors():
             rows = self._links.query_entities(query, parameters={"pk": integration.id, **params})
-            return [_link_from(row) for row in rows if "SentryOrg" in row]
+            return [link_from_row(row) for row in rows if "SentryOrg" in row]
 
 
 def _delete_rows(table: TableClient, partition: str, row_keys: list[str]) -> None:
