@@ -2,14 +2,10 @@
 
 import azure.functions as func
 
-from shared.search import handle_search
+from shared.doors import http_response
+from shared.search.work_items import handle_search
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    reply = handle_search(req.route_params.get("integrationId"), req.params, req.headers)
-    return func.HttpResponse(
-        reply.json(),
-        status_code=reply.status,
-        headers=reply.headers,
-        mimetype="application/json",
-    )
+    integration_id = req.route_params.get("integrationId")
+    return http_response(handle_search(integration_id, req.params, req.headers))

@@ -3,8 +3,8 @@ where Sentry drifted from the links' memory, prune old markers and audit rows.""
 
 import azure.functions as func
 
-from shared.maintenance import run_maintenance
-from shared.storage import get_storage
+from shared.maintenance.timer import run_maintenance
+from shared.store.storage import get_storage
 
 
 def main(timer: func.TimerRequest) -> None:

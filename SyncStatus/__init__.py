@@ -6,7 +6,7 @@ makes it visible again after visibilityTimeout, and poisons it after maxDequeueC
 
 import azure.functions as func
 
-from shared.sync import handle_queue_message
+from shared.devops_to_sentry.sync import handle_queue_message
 
 
 def main(msg: func.QueueMessage) -> None:

@@ -2,14 +2,9 @@
 
 import azure.functions as func
 
-from shared.webhook import handle_delivery
+from shared.devops_intake.webhook import handle_delivery
+from shared.doors import http_response
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
-    reply = handle_delivery(req.get_body(), req.headers)
-    return func.HttpResponse(
-        reply.json(),
-        status_code=reply.status,
-        headers=reply.headers,
-        mimetype="application/json",
-    )
+    return http_response(handle_delivery(req.get_body(), req.headers))

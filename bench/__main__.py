@@ -70,19 +70,20 @@ def _median_ns(samples: list[int]) -> float:
 
 
 def bench_webhook_cpu(events: int) -> list[Row]:
-    from shared.registry import Registry
-    from shared.webhook import handle_delivery
+    from shared.devops_intake.webhook import handle_delivery
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
 
     storage = MemoryStorage()
-    registry = Registry(storage)  # type: ignore[arg-type]
     os.environ["BENCH_PAT"] = "bench-pat"
-    _, secret = registry.add_integration(
+    _, secret = Integrations(storage).add(
         COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/", pat_setting="BENCH_PAT"
     )
-    registry.add_sentry_org(
+    SentryOrgs(storage).add(
         COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN"
     )
-    registry.add_link(COLLECTION, 13, "acme", "1")
+    Links(storage).add(COLLECTION, 13, "acme", "1")
     headers = _basic(secret)
     rows: list[Row] = []
     large = "<div>" + "x" * 200_000 + "</div>"
@@ -141,14 +142,16 @@ def bench_burst(
         "BENCH_TOKEN": "bench-token",
     }
     os.environ.update(env)
-    from shared.registry import Registry
-    from shared.storage import get_storage
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
+    from shared.store.storage import get_storage
 
-    registry = Registry(get_storage())
-    _, secret = registry.add_integration(
+    storage = get_storage()
+    _, secret = Integrations(storage).add(
         COLLECTION, name="Bench", base_url=f"{router.url}contoso/", pat_setting="BENCH_PAT"
     )
-    registry.add_sentry_org(
+    SentryOrgs(storage).add(
         COLLECTION, slug="acme", base_url=router.url, token_setting="BENCH_TOKEN"
     )
     FakeAzureDevOps(router, "bench-pat", base_url=f"{router.url}contoso/")
@@ -156,7 +159,7 @@ def bench_burst(
     linked = list(range(1, 101))
     for work_item in linked:
         sentry.add_issue(str(work_item))
-        registry.add_link(COLLECTION, work_item, "acme", str(work_item))
+        Links(storage).add(COLLECTION, work_item, "acme", str(work_item))
 
     # 100 work items x 5 revisions that each cross done/not-done (ending in Closed),
     # 350 changes of unlinked work items, and 150 redeliveries.
@@ -298,9 +301,11 @@ def bench_economy(events: int) -> list[Row]:
     from fakes import FakeAzureDevOps, FakeSentry
 
     import SyncStatus
-    from shared.registry import Registry
-    from shared.storage import get_storage
-    from shared.webhook import handle_delivery
+    from shared.devops_intake.webhook import handle_delivery
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
+    from shared.store.storage import get_storage
 
     azurite = start_azurite(ROOT)
     suffix = uuid.uuid4().hex[:8]
@@ -319,14 +324,13 @@ def bench_economy(events: int) -> list[Row]:
     urllib3_log.propagate = False  # counted, not printed
     urllib3_log.addHandler(counter)
     storage = get_storage()
-    registry = Registry(storage)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru("http://127.0.0.1:")
-        _, secret = registry.add_integration(
+        _, secret = Integrations(storage).add(
             COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/",
             pat_setting="BENCH_PAT",
         )  # fmt: skip
-        registry.add_sentry_org(
+        SentryOrgs(storage).add(
             COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN"
         )
         ado = FakeAzureDevOps(rsps, "bench-pat")
@@ -334,7 +338,7 @@ def bench_economy(events: int) -> list[Row]:
         linked = list(range(1, 101))
         for work_item in linked:
             sentry.add_issue(str(work_item))
-            registry.add_link(COLLECTION, work_item, "acme", str(work_item))
+            Links(storage).add(COLLECTION, work_item, "acme", str(work_item))
         headers = _basic(secret)
         per_item = events // len(linked)
         bodies = []

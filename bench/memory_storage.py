@@ -1,6 +1,6 @@
-"""An in-memory stand-in for ``shared.storage.Storage``, for the webhook CPU benchmark only.
+"""An in-memory stand-in for ``shared.store.storage.Storage``, for the webhook CPU benchmark only.
 
-It implements the few Table calls the webhook and the registry make, so the benchmark measures
+It implements the few Table calls the webhook and the stores make, so the benchmark measures
 our code rather than Azurite. Filters are the simple ones our code writes (``eq``, ``ge``,
 ``lt``, ``and``, ``or``, parentheses, ``@parameters``); each is compiled once, and rows are
 kept per partition so a lookup costs what Table Storage's index makes it cost.

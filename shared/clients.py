@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 
-from shared.azure_devops import AzureDevOpsClient, search_base_url
+from shared.azure_devops.client import AzureDevOpsClient
+from shared.azure_devops.paths import search_base_url
 from shared.credentials import token_from_setting
 from shared.http import RetryPolicy
-from shared.registry import Integration, SentryOrg
-from shared.sentry import SentryClient
+from shared.sentry.client import SentryClient
+from shared.store.records import Integration, SentryOrg
 
 BACKGROUND = RetryPolicy()
 INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)

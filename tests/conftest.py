@@ -51,7 +51,7 @@ class AppEnv:
     secrets: list[str]
 
     def storage(self):
-        from shared.storage import get_storage
+        from shared.store.storage import get_storage
 
         return get_storage()
 
@@ -89,7 +89,7 @@ def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
     monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
     monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
-    from shared.registry import forget_cached_integrations
+    from shared.store.integrations import forget_cached_integrations
 
     forget_cached_integrations()
     yield env
@@ -126,14 +126,14 @@ class Registered:
 
 
 @pytest.fixture
-def registry(app_env: AppEnv):
-    from shared.registry import Registry
+def stores(app_env: AppEnv):
+    from fakes import Stores
 
-    return Registry(app_env.storage())
+    return Stores(app_env.storage())
 
 
 @pytest.fixture
-def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
+def register(app_env: AppEnv, stores, monkeypatch: pytest.MonkeyPatch):
     """Register an integration (with one Sentry organization) and remember its secret."""
 
     def _register(
@@ -147,7 +147,7 @@ def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
         pat = f"pat-{uuid.uuid4().hex}"
         monkeypatch.setenv("ADO_PAT", pat)
         app_env.secrets.append(pat)
-        integration, secret = registry.add_integration(
+        integration, secret = stores.integrations.add(
             collection_id,
             name="Contoso",
             base_url=base_url,
@@ -162,7 +162,7 @@ def register(app_env: AppEnv, registry, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(setting, token)
             app_env.secrets.append(token)
             registered.tokens[slug] = token
-            registry.add_sentry_org(
+            stores.sentry_orgs.add(
                 integration.id,
                 slug=slug,
                 base_url=sentry_base_url or f"https://{slug}.sentry.example/",

@@ -327,3 +327,16 @@ class FakeSearch:
         if self.mode == "not-ready":
             return 200, {}, json.dumps({"count": 0, "results": [], "infoCode": 2})
         return 200, {}, json.dumps(self.answer)
+
+
+class Stores:
+    """The store writers tests set their data up with (integrations, Sentry orgs, links)."""
+
+    def __init__(self, storage) -> None:
+        from shared.store.integrations import Integrations
+        from shared.store.links import Links
+        from shared.store.sentry_orgs import SentryOrgs
+
+        self.integrations = Integrations(storage)
+        self.sentry_orgs = SentryOrgs(storage)
+        self.links = Links(storage)

@@ -11,8 +11,8 @@ import sys
 import pytest
 from conftest import ROOT, basic_auth, http_post, load_fixture
 
-from shared import cli
-from shared.registry import forget_cached_integrations
+from shared.cli import main as cli
+from shared.store.integrations import forget_cached_integrations
 
 COLLECTION = "2245531e-4735-4f13-81d1-a4a33d5532a1"
 
@@ -302,8 +302,8 @@ def test_done_states_set_show_and_clear(app_env, added):
 
 
 def test_poison_list_replay_and_audit(app_env, added):
-    from shared.messages import SyncMessage
-    from shared.storage import get_storage
+    from shared.devops_to_sentry.message import SyncMessage
+    from shared.store.storage import get_storage
 
     storage = get_storage()
     message = SyncMessage(integration_id=COLLECTION, work_item_id=13, rev=2)

@@ -12,11 +12,12 @@ from conftest import basic_auth, http_post, load_fixture
 from test_sync import World
 
 import SubscriptionCheck
-from shared import cli, drift
-from shared.audit import AuditEntry, AuditLog
-from shared.messages import SyncMessage
-from shared.retention import prune
-from shared.sync import RetryLater
+from shared.cli import main as cli
+from shared.devops_to_sentry import drift
+from shared.devops_to_sentry.message import SyncMessage
+from shared.doors import RetryLater
+from shared.maintenance.retention import prune
+from shared.store.audit import AuditEntry, AuditLog
 
 
 class TimerRequest(func.TimerRequest):
@@ -30,8 +31,8 @@ def run(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, waits):
-    world = World(app_env, register, registry, rsps)
+def world(app_env, register, stores, rsps, waits):
+    world = World(app_env, register, stores, rsps)
     world.link(5, world.acme, "101")
     world.run(world.message(rev=2, old="Active", new="Closed"))
     assert world.acme.issues["101"]["status"] == "resolved"

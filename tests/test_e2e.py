@@ -22,7 +22,7 @@ from conftest import ROOT, basic_auth, load_fixture, wait_for
 from fakes import FakeAzureDevOps, FakeSearch, FakeSentry
 from loopback import LoopbackRouter
 
-from shared import cli
+from shared.cli import main as cli
 
 _LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
@@ -43,16 +43,16 @@ def router() -> Iterator[LoopbackRouter]:
 
 @pytest.fixture
 def world(app_env, register, router):
-    from shared.registry import Registry
+    from fakes import Stores
 
     integration = register(
         base_url=f"{router.url}contoso/", orgs=("acme",), sentry_base_url=router.url
     )
-    registry = Registry(app_env.storage())
+    stores = Stores(app_env.storage())
     ado = FakeAzureDevOps(router, integration.pat, base_url=f"{router.url}contoso/")
     search = FakeSearch(router, integration.pat, base_url=f"{router.url}contoso/")
     sentry = FakeSentry(router, router.url, "acme", integration.tokens["acme"])
-    return integration, registry, ado, search, sentry
+    return integration, stores, ado, search, sentry
 
 
 @pytest.fixture(params=[1])
@@ -108,9 +108,9 @@ def _state_change(collection_id: str, old: str, new: str, rev: int = 2) -> dict:
 
 
 def test_fixture_posted_reaches_sentry_exactly_once(app_env, world, local_host):
-    integration, registry, ado, _, sentry = world
+    integration, stores, ado, _, sentry = world
     sentry.add_issue("101")
-    registry.add_link(integration.id, 13, "acme", "101")
+    stores.links.add(integration.id, 13, "acme", "101")
 
     payload = _state_change(integration.id, "Active", "Closed")
     response = requests.post(
@@ -141,9 +141,9 @@ def test_fixture_posted_reaches_sentry_exactly_once(app_env, world, local_host):
 
 
 def test_sentry_failing_goes_to_poison_and_replay_applies_once(app_env, world, local_host):
-    integration, registry, _, _, sentry = world
+    integration, stores, _, _, sentry = world
     sentry.add_issue("101")
-    registry.add_link(integration.id, 13, "acme", "101")
+    stores.links.add(integration.id, 13, "acme", "101")
     sentry.failures.extend([(403, {})] * 100)  # the token lost its scope
 
     payload = _state_change(integration.id, "Active", "Closed")
@@ -196,10 +196,10 @@ def test_routes_and_methods(local_host):
 @pytest.mark.parametrize("local_host", [2], indirect=True)
 def test_two_worker_processes_share_the_port_and_apply_each_change_once(app_env, world, local_host):
     assert "(2 worker process(es))" in "".join(local_host.output)
-    integration, registry, _, _, sentry = world
+    integration, stores, _, _, sentry = world
     for work_item in range(1, 21):
         sentry.add_issue(str(work_item))
-        registry.add_link(integration.id, work_item, "acme", str(work_item))
+        stores.links.add(integration.id, work_item, "acme", str(work_item))
     session = requests.Session()
     for work_item in range(1, 21):
         payload = _state_change(integration.id, "Active", "Closed")
@@ -242,7 +242,7 @@ def test_stress_two_workers_end_every_issue_in_the_in_order_state(app_env, world
     posted by 8 clients at once. Every issue must end where in-order processing ends."""
     from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-    integration, registry, _, _, sentry = world
+    integration, stores, _, _, sentry = world
     rng = random.Random(seed)
     histories: dict[int, list[str]] = {}
     expected: dict[int, str] = {}
@@ -253,7 +253,7 @@ def test_stress_two_workers_end_every_issue_in_the_in_order_state(app_env, world
         histories[work_item] = states
         expected[work_item] = _in_order_status(states, initial)
         sentry.add_issue(str(work_item), status=initial)
-        registry.add_link(integration.id, work_item, "acme", str(work_item))
+        stores.links.add(integration.id, work_item, "acme", str(work_item))
         for rev in range(1, 7):
             if states[rev - 1] == states[rev]:
                 continue
@@ -305,7 +305,7 @@ def test_stress_two_workers_end_every_issue_in_the_in_order_state(app_env, world
         assert poison.get_queue_properties().approximate_message_count == 0
     except ResourceNotFoundError:
         pass  # never created: nothing was poisoned
-    for link in registry.list_links(integration.id):
+    for link in stores.links.list_all(integration.id):
         assert link.pending == frozenset(), link
 
 

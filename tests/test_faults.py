@@ -20,9 +20,9 @@ from test_sync import World
 
 import SyncStatus  # noqa: F401 - imported so the queue function is loaded as in the host
 from devhost.azurite import start_azurite
-from shared.messages import SyncMessage
-from shared.poison import PoisonQueue
-from shared.sync import RetryLater
+from shared.devops_to_sentry.message import SyncMessage
+from shared.doors import RetryLater
+from shared.store.poison import PoisonQueue
 
 
 def _free_ports(count: int) -> list[int]:
@@ -59,17 +59,18 @@ def test_storage_restart_mid_burst_loses_nothing_and_applies_once(tmp_path, monk
         monkeypatch.setenv("TABLE_PREFIX", "faults")
         monkeypatch.setenv("ADO_PAT", "fault-pat")
         monkeypatch.setenv("SENTRY_TOKEN", "fault-token")
-        from shared.registry import Registry
-        from shared.storage import get_storage
+        from fakes import Stores
 
-        registry = Registry(get_storage())
-        integration, secret = registry.add_integration(
+        from shared.store.storage import get_storage
+
+        stores = Stores(get_storage())
+        integration, secret = stores.integrations.add(
             "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
             name="Faults",
             base_url=f"{router.url}contoso/",
             pat_setting="ADO_PAT",
         )
-        registry.add_sentry_org(
+        stores.sentry_orgs.add(
             integration.id, slug="acme", base_url=router.url, token_setting="SENTRY_TOKEN"
         )
         FakeAzureDevOps(router, "fault-pat", base_url=f"{router.url}contoso/")
@@ -77,7 +78,7 @@ def test_storage_restart_mid_burst_loses_nothing_and_applies_once(tmp_path, monk
         work_items = list(range(1, 41))
         for work_item in work_items:
             sentry.add_issue(str(work_item))
-            registry.add_link(integration.id, work_item, "acme", str(work_item))
+            stores.links.add(integration.id, work_item, "acme", str(work_item))
 
         host = subprocess.Popen(
             [sys.executable, "-m", "devhost", "--port", "0"],
@@ -155,8 +156,8 @@ def test_storage_restart_mid_burst_loses_nothing_and_applies_once(tmp_path, monk
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, waits):
-    return World(app_env, register, registry, rsps)
+def world(app_env, register, stores, rsps, waits):
+    return World(app_env, register, stores, rsps)
 
 
 def test_sentry_down_past_the_budget_poisons_then_replay_applies_each_once(world):

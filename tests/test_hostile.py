@@ -11,11 +11,11 @@ import pytest
 from conftest import basic_auth, http_post, load_fixture, reply_json
 from test_sync import World
 
-from shared import cli
-from shared.audit import AuditLog
-from shared.poison import PoisonQueue
-from shared.storage import LINKS
-from shared.sync import UNREADABLE_PARTITION, RetryLater
+from shared.cli import main as cli
+from shared.doors import RetryLater
+from shared.store.audit import UNREADABLE_PARTITION, AuditLog
+from shared.store.poison import PoisonQueue
+from shared.store.storage import LINKS
 
 INT32_MAX = 2**31 - 1
 
@@ -27,9 +27,9 @@ def _run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def linked(app_env, register, registry):
+def linked(app_env, register, stores):
     integration = register()
-    registry.add_link(integration.id, 13, "acme", "101")
+    stores.links.add(integration.id, 13, "acme", "101")
     return integration
 
 
@@ -74,7 +74,7 @@ def test_numbers_past_32_bits_are_refused_before_anything_is_queued(
     _nothing_written(app_env, linked)
 
 
-def test_the_largest_32_bit_numbers_are_stored(app_env, linked, registry):
+def test_the_largest_32_bit_numbers_are_stored(app_env, linked, stores):
     payload = _delivery(linked)
     payload["resource"]["rev"] = INT32_MAX
     payload["notificationId"] = INT32_MAX
@@ -149,8 +149,8 @@ def test_cli_takes_ascii_digits_only(app_env, linked, work_item):
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, waits):
-    return World(app_env, register, registry, rsps)
+def world(app_env, register, stores, rsps, waits):
+    return World(app_env, register, stores, rsps)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +185,7 @@ def test_unacceptable_sync_messages_go_to_poison_at_once_with_an_audit_row(world
 
 
 def test_an_unexpected_error_is_retried_then_parked_with_an_audit_row(world, monkeypatch):
-    from shared import sync
+    from shared.devops_to_sentry import sync
 
     world.link(5, world.acme, "101")
 
@@ -254,7 +254,7 @@ def test_dot_segments_never_reach_azure_devops(world, project, kind):
     from shared.clients import azure_devops_client
     from shared.http import ApiRejected
 
-    integration = world.registry.get_integration(world.id)
+    integration = world.stores.integrations.get(world.id)
     with pytest.raises(ApiRejected, match="cannot be used as a name in a URL path"):
         azure_devops_client(integration).work_item_type_states(project, kind)
     with pytest.raises(ApiRejected, match=r"refusing a URL path with \. or \.\. segments"):
@@ -310,7 +310,7 @@ def test_api_errors_name_the_call(world):
     from shared.clients import azure_devops_client
     from shared.http import ApiNotFound
 
-    integration = world.registry.get_integration(world.id)
+    integration = world.stores.integrations.get(world.id)
     with pytest.raises(ApiNotFound) as caught:
         azure_devops_client(integration).work_item_fields(999_999, ["System.Title"])
     assert str(caught.value) == (

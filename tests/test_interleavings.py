@@ -35,9 +35,11 @@ import pytest
 from test_sync import World
 
 import shared.http
-from shared import link_memory
-from shared.link_memory import LinkMemoryStore
-from shared.sync import LEASE_SECONDS, RetryLater, handle_queue_message
+from shared.devops_to_sentry.link_round import LEASE_SECONDS
+from shared.devops_to_sentry.sync import handle_queue_message
+from shared.doors import RetryLater
+from shared.store import link_memory
+from shared.store.link_memory import LinkMemoryStore
 
 _runs: dict[int, Run] = {}
 
@@ -92,8 +94,8 @@ def _hook(point: str) -> None:
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, waits, monkeypatch):
-    world = World(app_env, register, registry, rsps)
+def world(app_env, register, stores, rsps, waits, monkeypatch):
+    world = World(app_env, register, stores, rsps)
     world.link(5, world.acme, "101")
     world.run(world.message(rev=4, old="Active", new="Closed"))
     assert world.acme.issues["101"]["status"] == "resolved"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.rules import (
+from shared.devops_to_sentry.rules import (
     LEFT_ALONE,
     StateSet,
     StatusAction,
@@ -139,7 +139,8 @@ def test_applying_a_change_twice_writes_once(status, action):
 
 # -- order independence ------------------------------------------------------------------------
 
-from shared.rules import StatusMemory, status_step  # noqa: E402
+from shared.devops_to_sentry.rules import status_step  # noqa: E402
+from shared.store.records import StatusMemory  # noqa: E402
 
 WORKFLOW = ["New", "Active", "Resolved", "Closed", "Removed"]
 

@@ -11,7 +11,8 @@ import pytest
 from fakes import FakeAzureDevOps, FakeSearch
 
 import SearchIssues
-from shared.azure_devops import search_base_url, wiql_string
+from shared.azure_devops.paths import search_base_url
+from shared.azure_devops.shapes import wiql_string
 
 
 class Setup:
@@ -164,8 +165,8 @@ def test_unknown_integration_gives_404(setup, integration_id):
     assert (status, body) == (404, {"error": "unknown integration"})
 
 
-def test_removed_integration_gives_404(setup, registry):
-    registry.remove_integration(setup.integration.id)
+def test_removed_integration_gives_404(setup, stores):
+    stores.integrations.remove(setup.integration.id)
     assert setup.get(query="a")[0] == 404
 
 
@@ -211,10 +212,10 @@ class TestSentrySignature:
     SECRET = "sentry-client-secret-value"
 
     @pytest.fixture
-    def signed(self, setup, registry, monkeypatch, app_env):
+    def signed(self, setup, stores, monkeypatch, app_env):
         monkeypatch.setenv("SENTRY_APP_SECRET", self.SECRET)
         app_env.secrets.append(self.SECRET)
-        registry.update_integration(
+        stores.integrations.update(
             setup.integration.id, sentry_app_secret_setting="SENTRY_APP_SECRET"
         )
         return setup
@@ -232,9 +233,9 @@ class TestSentrySignature:
         assert signed.search.calls == []
 
 
-def test_search_url_override_for_azure_devops_server(app_env, register, registry, rsps, waits):
+def test_search_url_override_for_azure_devops_server(app_env, register, stores, rsps, waits):
     integration = register(base_url="https://tfs.contoso.local/tfs/DefaultCollection/")
-    registry.update_integration(
+    stores.integrations.update(
         integration.id, search_url="https://search.contoso.local/tfs/DefaultCollection/"
     )
     search = FakeSearch(

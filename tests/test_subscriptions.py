@@ -12,22 +12,22 @@ from conftest import basic_auth, http_post, load_fixture
 from fakes import FakeAzureDevOps, FakeSentry
 
 import SubscriptionCheck
-from shared import cli
-from shared.audit import AuditLog
-from shared.done_states import forget_cached_states
+from shared.cli import main as cli
+from shared.devops_to_sentry.done_states import forget_cached_states
+from shared.store.audit import AuditLog
 
 HOOK_URL = "https://sync-app.example/api/workitems/webhook"
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, monkeypatch):
+def world(app_env, register, stores, rsps, monkeypatch):
     integration = register(orgs=("acme",))
     monkeypatch.setenv("WEBHOOK_FUNCTION_KEY", "function-key-value")
     app_env.secrets.append("function-key-value")
     ado = FakeAzureDevOps(rsps, integration.pat)
     sentry = FakeSentry(rsps, "https://acme.sentry.example/", "acme", integration.tokens["acme"])
     forget_cached_states()
-    return integration, registry, ado, sentry
+    return integration, stores, ado, sentry
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -46,7 +46,7 @@ def _webhook_accepts(collection_id: str, secret: str) -> bool:
 
 
 def test_create_posts_the_subscription_and_never_prints_the_secret(app_env, world):
-    integration, registry, ado, _ = world
+    integration, stores, ado, _ = world
     code, out, err = run(
         "subscription", "create", integration.id, "--url", HOOK_URL,
         "--key-setting", "WEBHOOK_FUNCTION_KEY", "--project", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
@@ -73,7 +73,7 @@ def test_create_posts_the_subscription_and_never_prints_the_secret(app_env, worl
         },
     }
     assert secret not in out and "function-key-value" not in out
-    shown = registry.get_integration(integration.id)
+    shown = stores.integrations.get(integration.id)
     assert [s.id for s in shown.subscriptions] == ["sub-1"]
     assert shown.hook_url == HOOK_URL
     # The secret handed to Azure DevOps is the one the webhook now accepts; the old one too,
@@ -113,7 +113,7 @@ def test_create_refuses_a_url_with_a_key_in_it(world):
     ],
 )
 def test_check_repairs_what_azure_devops_broke(app_env, world, status, repaired):
-    integration, registry, ado, _ = world
+    integration, stores, ado, _ = world
     run("subscription", "create", integration.id, "--url", HOOK_URL)
     old_secret = _password(ado, "sub-1")
     app_env.secrets.append(old_secret)
@@ -135,7 +135,7 @@ def test_check_repairs_what_azure_devops_broke(app_env, world, status, repaired)
         if status == "disabledByUser":
             assert actions == ["subscription sub-1 was disabled by a user; left alone"]
         return
-    (current_id,) = [s.id for s in registry.get_integration(integration.id).subscriptions]
+    (current_id,) = [s.id for s in stores.integrations.get(integration.id).subscriptions]
     current = ado.subscriptions[current_id]
     app_env.secrets.append(current["consumerInputs"]["basicAuthPassword"])
     assert current["status"] == "enabled"
@@ -189,11 +189,11 @@ def _sync_all(app_env) -> None:
 
 
 def test_reconcile_catches_a_change_lost_during_probation_and_applies_it_once(app_env, world):
-    integration, registry, ado, sentry = world
+    integration, stores, ado, sentry = world
     sentry.add_issue("101")
     sentry.members["priya@contoso.com"] = "42"
-    registry.add_link(integration.id, 13, "acme", "101")
-    registry.add_link(integration.id, 14, "acme", "102")  # unchanged work item
+    stores.links.add(integration.id, 13, "acme", "101")
+    stores.links.add(integration.id, 14, "acme", "102")  # unchanged work item
     sentry.add_issue("102")
     ado.work_items[13] = {"System.WorkItemType": "Bug", "System.TeamProject": "Fabrikam"}
     ado.work_items[14] = {"System.WorkItemType": "Bug", "System.TeamProject": "Fabrikam"}
@@ -247,9 +247,9 @@ def test_reconcile_catches_a_change_lost_during_probation_and_applies_it_once(ap
 
 
 def test_reconcile_reads_work_items_200_at_a_time(app_env, world):
-    integration, registry, ado, _ = world
+    integration, stores, ado, _ = world
     for work_item in range(1, 202):
-        registry.add_link(integration.id, work_item, "acme", str(work_item))
+        stores.links.add(integration.id, work_item, "acme", str(work_item))
         ado.work_items[work_item] = {"System.WorkItemType": "Bug", "System.TeamProject": "P"}
     code, out, _ = run("reconcile", integration.id, "--dry-run")
     assert (code, json.loads(out)) == (0, {"would queue": [], "would correct": []})

@@ -10,20 +10,21 @@ from conftest import basic_auth, http_post, load_fixture
 from fakes import ADO_BASE, FakeAzureDevOps, FakeSentry
 
 import SyncStatus
-from shared.audit import AuditLog
-from shared.done_states import forget_cached_states
-from shared.messages import AssigneeTransition, Person, StateTransition, SyncMessage
-from shared.poison import PoisonQueue
-from shared.sync import RetryLater
+from shared.azure_devops.identity import Identity
+from shared.devops_to_sentry.done_states import forget_cached_states
+from shared.devops_to_sentry.message import AssigneeTransition, StateTransition, SyncMessage
+from shared.doors import RetryLater
+from shared.store.audit import AuditLog
+from shared.store.poison import PoisonQueue
 
 PROJECT_ID = "be9b3917-87e6-42a4-a549-2bc06a7a878f"
 _ids = itertools.count(1)
 
 
 class World:
-    def __init__(self, app_env, register, registry, rsps, resolution="resolved"):
+    def __init__(self, app_env, register, stores, rsps, resolution="resolved"):
         self.env = app_env
-        self.registry = registry
+        self.stores = stores
         self.integration = register(orgs=("acme", "beta"), resolution=resolution)
         self.id = self.integration.id
         self.ado = FakeAzureDevOps(rsps, self.integration.pat)
@@ -37,7 +38,7 @@ class World:
 
     def link(self, work_item: int, sentry: FakeSentry, issue_id: str, **issue) -> None:
         sentry.add_issue(issue_id, **issue)
-        self.registry.add_link(self.id, work_item, sentry.org, issue_id)
+        self.stores.links.add(self.id, work_item, sentry.org, issue_id)
 
     def message(
         self, work_item=5, rev=2, old="New", new="Closed", assignee=None, **extra
@@ -69,19 +70,19 @@ class World:
     def link_row(self, work_item: int, org: str, issue_id: str):
         return next(
             link
-            for link in self.registry.links_for_work_item(self.id, work_item)
+            for link in self.stores.links.for_work_item(self.id, work_item)
             if (link.sentry_org, link.issue_id) == (org, issue_id)
         )
 
 
 @pytest.fixture
-def world(app_env, register, registry, rsps, waits):
-    return World(app_env, register, registry, rsps)
+def world(app_env, register, stores, rsps, waits):
+    return World(app_env, register, stores, rsps)
 
 
 def to(email: str | None) -> AssigneeTransition:
     return AssigneeTransition(
-        new=Person(display_name="X", unique_name=email, email=email) if email else None
+        new=Identity(display_name="X", unique_name=email, email=email) if email else None
     )
 
 
@@ -102,8 +103,8 @@ def test_moving_into_done_resolves(world):
     assert (link.state_rev, link.last_state) == (2, "Closed")
 
 
-def test_resolution_strategy_next_release(app_env, register, registry, rsps, waits):
-    world = World(app_env, register, registry, rsps, resolution="resolvedInNextRelease")
+def test_resolution_strategy_next_release(app_env, register, stores, rsps, waits):
+    world = World(app_env, register, stores, rsps, resolution="resolvedInNextRelease")
     world.link(5, world.acme, "101")
     world.run(world.message(old="Active", new="Resolved"))
     assert world.acme.writes[0].body == {"status": "resolvedInNextRelease"}
@@ -175,7 +176,7 @@ def test_issue_already_in_target_status_gets_no_write(world):
 
 
 def test_explicit_done_states_need_no_azure_devops_call(world):
-    world.registry.set_done_states(world.id, "Fabrikam", "Bug", ["Active"])
+    world.stores.integrations.set_done_states(world.id, "Fabrikam", "Bug", ["Active"])
     world.link(5, world.acme, "101")
     world.run(world.message(old="New", new="Active"))
     assert world.ado.calls == []
@@ -183,7 +184,7 @@ def test_explicit_done_states_need_no_azure_devops_call(world):
 
 
 def test_explicit_wildcard_mapping(world):
-    world.registry.set_done_states(world.id, "*", "*", ["Shipped"])
+    world.stores.integrations.set_done_states(world.id, "*", "*", ["Shipped"])
     world.link(5, world.acme, "101")
     world.run(world.message(old="Closed", new="Shipped"))  # Closed is not done here
     assert world.ado.calls == []
@@ -419,7 +420,7 @@ def test_sentry_403_fails_the_message_for_a_retry(world):
 
 
 def test_deleted_sentry_issue_is_skipped_for_good(world):
-    world.registry.add_link(world.id, 5, "acme", "999")  # no such issue in Sentry
+    world.stores.links.add(world.id, 5, "acme", "999")  # no such issue in Sentry
     world.run(world.message())
     (row,) = world.audit(5)
     assert row["outcome"] == "skipped"
@@ -506,27 +507,28 @@ def test_last_attempt_parks_the_message_in_poison_and_replay_applies_it_once(wor
 
 def test_unknown_or_removed_integration_is_audited_and_dropped(world):
     world.link(5, world.acme, "101")
-    world.registry.remove_integration(world.id)
+    world.stores.integrations.remove(world.id)
     world.run(world.message())
     assert world.acme.calls == []
     assert "was removed" in world.audit(5)[0]["reason"]
 
 
 def test_concurrent_run_cannot_apply_the_same_link_twice(world):
-    from shared.sync import Syncer
+    from shared.devops_to_sentry.sync import Syncer
+    from shared.store.link_memory import LinkMemoryStore
 
     world.link(5, world.acme, "101")
     storage = world.env.storage()
     message = world.message()
-    stale = world.registry.links_for_work_item(world.id, 5)
+    stale = LinkMemoryStore(storage).read(world.id, 5)
     world.run(message)  # another instance applies it and moves the watermark
 
     # This run read the link before that: its claim fails on the ETag, it looks again and
     # finds the revision applied.
     syncer = Syncer(storage)
-    fresh = syncer._registry.links_for_work_item
+    fresh = syncer._memory.read
     reads = iter([stale])
-    syncer._registry.links_for_work_item = lambda *a: next(reads, None) or fresh(*a)  # type: ignore[method-assign]
+    syncer._memory.read = lambda *a: next(reads, None) or fresh(*a)  # type: ignore[method-assign]
     syncer.apply(message, 1)
     assert len(world.acme.writes) == 1
     assert world.audit(5)[0]["reason"] == "revision already applied"
@@ -535,7 +537,7 @@ def test_concurrent_run_cannot_apply_the_same_link_twice(world):
 def test_a_link_held_too_long_fails_the_message_for_a_retry(world, waits):
     from datetime import UTC, datetime, timedelta
 
-    from shared.storage import LINKS
+    from shared.store.storage import LINKS
 
     world.link(5, world.acme, "101")
     link = world.link_row(5, "acme", "101")
@@ -573,7 +575,7 @@ def test_webhook_message_flows_into_sync(world):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from shared.rules import StateSet, status_action  # noqa: E402
+from shared.devops_to_sentry.rules import StateSet, status_action  # noqa: E402
 
 _work_items = itertools.count(1000)
 BUG_STATES = StateSet.from_categories(
@@ -654,7 +656,7 @@ def test_cli_audit_shows_the_decisions(world):
     import io
     import json
 
-    from shared import cli
+    from shared.cli import main as cli
 
     world.link(5, world.acme, "101")
     world.run(world.message(rev=2, old="Active", new="Closed"))

@@ -14,7 +14,7 @@ from conftest import (
     reply_json,
 )
 
-from shared.messages import SyncMessage
+from shared.devops_to_sentry.message import SyncMessage
 
 # fixture -> (status, queued message checks or the reason of a 200)
 FIXTURES = {
@@ -88,10 +88,10 @@ def _work_item_id(payload: dict) -> int:
 
 
 @pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_every_fixture_through_main(name, app_env, register, registry):
+def test_every_fixture_through_main(name, app_env, register, stores):
     payload = load_fixture(name)
     integration = register(payload["resourceContainers"]["collection"]["id"])
-    registry.add_link(integration.id, _work_item_id(payload), DEFAULT_ORG, "4242")
+    stores.links.add(integration.id, _work_item_id(payload), DEFAULT_ORG, "4242")
 
     response = http_post(payload, basic_auth(integration.secret))
     status, expected = FIXTURES[name]
@@ -127,9 +127,9 @@ def _updated(collection_id: str, **changes) -> dict:
 
 
 @pytest.fixture
-def linked(register, registry):
+def linked(register, stores):
     integration = register()
-    registry.add_link(integration.id, 13, DEFAULT_ORG, "1001")
+    stores.links.add(integration.id, 13, DEFAULT_ORG, "1001")
     return integration
 
 
@@ -369,13 +369,13 @@ def test_missing_or_wrong_secret(headers, app_env, linked):
     _assert_rejected(http_post(_updated(linked.id), headers), 401, "webhook secret", app_env)
 
 
-def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry, monkeypatch):
-    import shared.registry
+def test_rotation_keeps_previous_secret_until_finished(app_env, linked, stores, monkeypatch):
+    import shared.store.integrations
 
     now = [1000.0]
-    monkeypatch.setattr(shared.registry, "_clock", lambda: now[0])
+    monkeypatch.setattr(shared.store.integrations, "_clock", lambda: now[0])
     old = linked.secret
-    new = registry.rotate_secret(linked.id)
+    new = stores.integrations.rotate_secret(linked.id)
     app_env.secrets.append(new)
 
     payload = _updated(linked.id)
@@ -384,35 +384,35 @@ def test_rotation_keeps_previous_secret_until_finished(app_env, linked, registry
     payload["notificationId"] += 1
     assert http_post(payload, basic_auth(new)).status_code == 202
 
-    registry.finish_rotation(linked.id)
+    stores.integrations.finish_rotation(linked.id)
     payload["resource"]["rev"] = 4
     payload["notificationId"] += 1
     # The integration row is cached for a few seconds: finishing takes effect once it expires.
-    now[0] += shared.registry.INTEGRATION_MAX_AGE + 1
+    now[0] += shared.store.integrations.INTEGRATION_MAX_AGE + 1
     _assert_rejected_keeps_queue(http_post(payload, basic_auth(old)), 401, app_env, 2)
     assert http_post(payload, basic_auth(new)).status_code == 202
 
 
-def test_a_freshly_rotated_secret_works_at_once_despite_the_cache(app_env, linked, registry):
+def test_a_freshly_rotated_secret_works_at_once_despite_the_cache(app_env, linked, stores):
     payload = _updated(linked.id)
     assert http_post(payload, basic_auth(linked.secret)).status_code == 202  # now cached
-    new = registry.rotate_secret(linked.id)
-    registry.finish_rotation(linked.id)
+    new = stores.integrations.rotate_secret(linked.id)
+    stores.integrations.finish_rotation(linked.id)
     app_env.secrets.append(new)
     payload["resource"]["rev"] = 3
     payload["notificationId"] += 1
     assert http_post(payload, basic_auth(new)).status_code == 202
 
 
-def test_removal_is_seen_once_the_cached_row_expires(app_env, linked, registry, monkeypatch):
-    import shared.registry
+def test_removal_is_seen_once_the_cached_row_expires(app_env, linked, stores, monkeypatch):
+    import shared.store.integrations
 
     now = [1000.0]
-    monkeypatch.setattr(shared.registry, "_clock", lambda: now[0])
+    monkeypatch.setattr(shared.store.integrations, "_clock", lambda: now[0])
     payload = _updated(linked.id)
     assert http_post(payload, basic_auth(linked.secret)).status_code == 202
-    registry.remove_integration(linked.id)
-    now[0] += shared.registry.INTEGRATION_MAX_AGE + 1
+    stores.integrations.remove(linked.id)
+    now[0] += shared.store.integrations.INTEGRATION_MAX_AGE + 1
     payload["resource"]["rev"] = 3
     _assert_rejected(
         http_post(payload, basic_auth(linked.secret)), 410, "removed", app_env, queued=1
@@ -424,10 +424,10 @@ def _assert_rejected_keeps_queue(response, status, app_env, count) -> None:
     assert len(app_env.queued()) == count
 
 
-def test_a_second_rotation_retires_the_oldest_secret(app_env, linked, registry):
+def test_a_second_rotation_retires_the_oldest_secret(app_env, linked, stores):
     first = linked.secret
-    second = registry.rotate_secret(linked.id)
-    third = registry.rotate_secret(linked.id)
+    second = stores.integrations.rotate_secret(linked.id)
+    third = stores.integrations.rotate_secret(linked.id)
     app_env.secrets += [second, third]
     payload = _updated(linked.id)
     assert http_post(payload, basic_auth(first)).status_code == 401
@@ -441,8 +441,8 @@ def test_unknown_integration(app_env, linked):
     )
 
 
-def test_removed_integration_answers_410(app_env, linked, registry):
-    registry.remove_integration(linked.id)
+def test_removed_integration_answers_410(app_env, linked, stores):
+    stores.integrations.remove(linked.id)
     _assert_rejected(
         http_post(_updated(linked.id), basic_auth(linked.secret)), 410, "removed", app_env
     )
@@ -470,7 +470,7 @@ def test_missing_storage_setting_gives_503(app_env, monkeypatch, linked):
 
 def test_enqueue_failure_gives_503_and_writes_no_marker(app_env, linked, monkeypatch):
     from shared.errors import StorageUnavailable
-    from shared.storage import Storage
+    from shared.store.storage import Storage
 
     real_send = Storage.send
 
@@ -491,12 +491,12 @@ def test_enqueue_failure_gives_503_and_writes_no_marker(app_env, linked, monkeyp
 
 
 def test_unexpected_bug_is_a_503_not_a_500(app_env, linked, monkeypatch):
-    import shared.webhook
+    import shared.devops_intake.work_item_updated
 
     def broken(*args, **kwargs):
         raise KeyError("boom")
 
-    monkeypatch.setattr(shared.webhook, "change_from_update", broken)
+    monkeypatch.setattr(shared.devops_intake.work_item_updated, "change_from_update", broken)
     response = http_post(_updated(linked.id), basic_auth(linked.secret))
     assert response.status_code == 503
     assert b"boom" not in response.get_body()

@@ -89,10 +89,10 @@ def test_arbitrary_bytes_never_give_5xx(app_env, register):
     check()
 
 
-def test_mutated_fixtures_never_give_5xx(app_env, register, registry):
+def test_mutated_fixtures_never_give_5xx(app_env, register, stores):
     integration = register()
     for work_item in (5, 13, 31):
-        registry.add_link(integration.id, work_item, DEFAULT_ORG, "77")
+        stores.links.add(integration.id, work_item, DEFAULT_ORG, "77")
 
     @_SETTINGS
     @given(payload=mutated_fixtures(integration.id))
@@ -103,10 +103,10 @@ def test_mutated_fixtures_never_give_5xx(app_env, register, registry):
     check()
 
 
-def test_unauthenticated_requests_never_enqueue(app_env, register, registry):
+def test_unauthenticated_requests_never_enqueue(app_env, register, stores):
     integration = register()
     for work_item in (5, 13, 31):
-        registry.add_link(integration.id, work_item, DEFAULT_ORG, "77")
+        stores.links.add(integration.id, work_item, DEFAULT_ORG, "77")
     headers = st.sampled_from(
         [
             {},

@@ -1,0 +1,59 @@
+"""Every Azure DevOps REST path we call, relative to an organization's (or collection's) base
+URL, and where work item search lives. Names from outside go through ``segment``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from shared.http import segment
+
+API_VERSION = "7.1"
+
+WORK_ITEMS_BATCH = "_apis/wit/workitemsbatch"
+SUBSCRIPTIONS = "_apis/hooks/subscriptions"
+
+
+def _in_project(project: str | None) -> str:
+    return f"{segment(project)}/" if project else ""
+
+
+def work_item(work_item_id: int, project: str | None = None) -> str:
+    return f"{_in_project(project)}_apis/wit/workitems/{int(work_item_id)}"
+
+
+def work_item_updates(work_item_id: int) -> str:
+    return f"_apis/wit/workItems/{int(work_item_id)}/updates"
+
+
+def work_item_type_states(project: str, work_item_type: str) -> str:
+    return f"{segment(project)}/_apis/wit/workitemtypes/{segment(work_item_type)}/states"
+
+
+def wiql(project: str | None = None) -> str:
+    return f"{_in_project(project)}_apis/wit/wiql"
+
+
+def work_item_search(project: str | None = None) -> str:
+    """On the search host (``search_base_url``), not the organization's."""
+    return f"{_in_project(project)}_apis/search/workitemsearchresults"
+
+
+def subscription(subscription_id: str) -> str:
+    return f"{SUBSCRIPTIONS}/{segment(subscription_id)}"
+
+
+def search_base_url(base_url: str) -> str:
+    """Where work item search lives for an organization URL.
+
+    ``https://dev.azure.com/{org}/`` -> ``https://almsearch.dev.azure.com/{org}/``;
+    ``https://{org}.visualstudio.com/`` -> ``https://{org}.almsearch.visualstudio.com/``;
+    anything else (Azure DevOps Server) is searched on its own host.
+    """
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host == "dev.azure.com":
+        return f"{parts.scheme}://almsearch.dev.azure.com{parts.path}"
+    if host.endswith(".visualstudio.com") and not host.endswith(".almsearch.visualstudio.com"):
+        org = host.removesuffix(".visualstudio.com")
+        return f"{parts.scheme}://{org}.almsearch.visualstudio.com{parts.path}"
+    return base_url

@@ -1,0 +1,132 @@
+"""``integration``: Azure DevOps organizations, their secrets, options and Sentry orgs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from shared.cli.output import id_argument, print_json
+from shared.store.integrations import Integrations
+from shared.store.sentry_orgs import SentryOrgs
+from shared.store.storage import Storage
+from shared.validation import RESOLUTION_STRATEGIES
+
+
+def add_parser(groups: Any) -> None:
+    integration = groups.add_parser("integration", help="Azure DevOps organizations")
+    actions = integration.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="register an organization; prints its webhook secret")
+    add.add_argument("id", help="collection id (GUID) of the organization or collection")
+    add.add_argument(
+        "--base-url", required=True, help="https://dev.azure.com/{org}/ or a Server collection URL"
+    )
+    add.add_argument("--pat-setting", required=True, help="name of the app setting holding the PAT")
+    add.add_argument("--name", help="a label for people")
+    add.add_argument("--resolution", choices=RESOLUTION_STRATEGIES, default="resolved")
+    update = actions.add_parser("update", help="change settings ('' clears optional ones)")
+    id_argument(update)
+    update.add_argument("--name")
+    update.add_argument("--base-url")
+    update.add_argument("--pat-setting")
+    update.add_argument("--resolution", choices=RESOLUTION_STRATEGIES)
+    update.add_argument(
+        "--search-url", help="work item search base URL (Azure DevOps Server with Search)"
+    )
+    update.add_argument(
+        "--sentry-app-secret-setting",
+        help="app setting holding the Sentry integration's client secret (signs search calls)",
+    )
+    listing = actions.add_parser("list", help="list integrations")
+    listing.add_argument("--all", action="store_true", help="include removed ones")
+    for name, text in (
+        ("show", "show one integration and its Sentry organizations"),
+        ("remove", "remove (tombstone) an integration and its links"),
+        ("rotate-secret", "generate a new webhook secret; the previous one stays valid"),
+        ("finish-rotation", "stop accepting the previous webhook secret"),
+    ):
+        id_argument(actions.add_parser(name, help=text))
+    sentry_add = actions.add_parser("sentry-add", help="add a Sentry organization it serves")
+    id_argument(sentry_add)
+    sentry_add.add_argument("--org", required=True, help="Sentry organization slug")
+    sentry_add.add_argument(
+        "--base-url", required=True, help="e.g. https://sentry.io/ or https://us.sentry.io/"
+    )
+    sentry_add.add_argument(
+        "--token-setting", required=True, help="name of the app setting holding the Sentry token"
+    )
+    done = actions.add_parser(
+        "done-states",
+        help="set which states count as done for a project and type (empty --states clears)",
+    )
+    id_argument(done)
+    done.add_argument("--project", required=True, help="project name or id, or * for any")
+    done.add_argument("--type", required=True, help="work item type, or * for any")
+    done.add_argument("--states", default="", help="comma-separated state names, e.g. Done,Closed")
+    sentry_remove = actions.add_parser("sentry-remove", help="remove a Sentry organization")
+    id_argument(sentry_remove)
+    sentry_remove.add_argument("--org", required=True, help="Sentry organization slug")
+
+
+def _print_secret(integration_id: str, secret: str, out: TextIO, headline: str) -> None:
+    out.write(
+        f"{headline}\n"
+        f"integration: {integration_id}\n"
+        f"webhook secret (shown once, store it now): {secret}\n"
+        "Give it to the Azure DevOps service hook as the Basic auth password "
+        "(or as a Shared-Secret header).\n"
+    )
+
+
+def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    integrations = Integrations(storage)
+    if args.action == "add":
+        integration, secret = integrations.add(
+            args.id,
+            name=args.name or "",
+            base_url=args.base_url,
+            pat_setting=args.pat_setting,
+            resolution=args.resolution,
+        )
+        _print_secret(integration.id, secret, out, "Integration registered.")
+    elif args.action == "list":
+        print_json([i.to_public() for i in integrations.list_all(include_removed=args.all)], out)
+    elif args.action == "show":
+        print_json(integrations.get(args.id, with_orgs=True).to_public(), out)
+    elif args.action == "remove":
+        integrations.remove(args.id)
+        out.write(f"Integration {args.id} removed; its webhook now answers 410.\n")
+    elif args.action == "rotate-secret":
+        secret = integrations.rotate_secret(args.id)
+        _print_secret(
+            args.id,
+            secret,
+            out,
+            "Secret rotated. The previous secret stays valid until the next rotation or "
+            "'integration finish-rotation'.",
+        )
+    elif args.action == "finish-rotation":
+        integrations.finish_rotation(args.id)
+        out.write("Rotation finished; only the current secret is accepted now.\n")
+    elif args.action == "sentry-add":
+        org = SentryOrgs(storage).add(
+            args.id, slug=args.org, base_url=args.base_url, token_setting=args.token_setting
+        )
+        print_json(org.to_public(), out)
+    elif args.action == "update":
+        integration = integrations.update(
+            args.id,
+            name=args.name,
+            base_url=args.base_url,
+            pat_setting=args.pat_setting,
+            resolution=args.resolution,
+            search_url=args.search_url,
+            sentry_app_secret_setting=args.sentry_app_secret_setting,
+        )
+        print_json(integration.to_public(), out)
+    elif args.action == "done-states":
+        states = [s for s in (args.states or "").split(",") if s.strip()]
+        integration = integrations.set_done_states(args.id, args.project, args.type, states)
+        print_json([m.to_public() for m in integration.done_states], out)
+    elif args.action == "sentry-remove":
+        SentryOrgs(storage).remove(args.id, args.org)
+        out.write(f"Sentry organization {args.org} removed from integration {args.id}.\n")

@@ -1,0 +1,60 @@
+"""``reconcile`` and ``prune``: what the timer does, on demand."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from shared.cli.output import id_argument, print_json
+from shared.devops_intake.reconcile import Reconciler
+from shared.devops_to_sentry.drift import DriftCheck
+from shared.maintenance.retention import prune
+from shared.store.integrations import Integrations
+from shared.store.storage import Storage
+
+
+def add_parsers(groups: Any) -> None:
+    reconcile = groups.add_parser(
+        "reconcile",
+        help="queue changes whose service hooks were lost, and corrections where Sentry "
+        "differs from the links' memory",
+    )
+    id_argument(reconcile)
+    reconcile.add_argument("--dry-run", action="store_true", help="print, write nothing")
+    id_argument(
+        groups.add_parser(
+            "prune", help="delete delivery markers older than 7 days and audit rows older than 90"
+        ),
+        optional=True,
+    )
+
+
+def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    missed = Reconciler(storage).reconcile(args.id, dry_run=args.dry_run)
+    drift = DriftCheck(storage).run(args.id, dry_run=args.dry_run)
+    verb = "would queue" if args.dry_run else "queued"
+    result: dict[str, Any] = {
+        verb: [
+            {
+                "workItemId": m.work_item_id,
+                "rev": m.rev,
+                "state": m.state.model_dump() if m.state else None,
+                "assignee": (m.assignee.new.email if m.assignee.new else None)
+                if m.assignee
+                else None,
+            }
+            for m in missed
+        ],
+        "would correct" if args.dry_run else "corrections queued": [
+            d.to_public() for d in drift.differences
+        ],
+    }
+    if drift.errors:
+        result["errors"] = drift.errors
+    print_json(result, out)
+
+
+def prune_rows(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    integrations = Integrations(storage)
+    ids = [integrations.get(args.id).id] if args.id else [i.id for i in integrations.list_all()]
+    print_json({integration_id: prune(storage, integration_id) for integration_id in ids}, out)

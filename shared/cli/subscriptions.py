@@ -1,0 +1,44 @@
+"""``subscription``: the Azure DevOps service hooks that feed WorkItemWebhook."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+from shared.cli.output import id_argument, print_json
+from shared.devops_intake.subscriptions import Subscriptions
+from shared.store.integrations import Integrations
+from shared.store.storage import Storage
+
+
+def add_parser(groups: Any) -> None:
+    subscription = groups.add_parser("subscription", help="Azure DevOps service hooks")
+    actions = subscription.add_subparsers(dest="action", required=True)
+    create = actions.add_parser(
+        "create", help="create the workitem.updated subscription (rotates the secret)"
+    )
+    id_argument(create)
+    create.add_argument("--url", help="WorkItemWebhook URL, https://, without ?code= (stored)")
+    create.add_argument("--key-setting", help="app setting holding the function key")
+    create.add_argument("--project", help="limit to one project (its id)")
+    id_argument(actions.add_parser("list", help="each subscription's status in Azure DevOps"))
+    check = actions.add_parser("check", help="repair broken subscriptions, then reconcile")
+    id_argument(check, optional=True)
+
+
+def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
+    subscriptions = Subscriptions(storage)
+    if args.action == "create":
+        if args.url is not None:
+            Integrations(storage).set_hook(args.id, args.url, args.key_setting)
+        created = subscriptions.create(args.id, args.project)
+        out.write(
+            f"Created subscription {created.id}; the webhook secret was rotated and rolled out "
+            "to every subscription of the integration.\n"
+        )
+    elif args.action == "list":
+        print_json([s.to_public() for s in subscriptions.statuses(args.id)], out)
+    elif args.id:
+        print_json({args.id: subscriptions.check(args.id)}, out)
+    else:
+        print_json(subscriptions.check_all(), out)

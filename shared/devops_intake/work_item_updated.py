@@ -1,0 +1,77 @@
+"""``workitem.updated``: queue the state or assignee change for SyncStatus, once."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from shared.azure_devops.hooks import ServiceHookEvent, WorkItemUpdate
+from shared.devops_intake.delivery import HookDelivery, ignored
+from shared.devops_to_sentry.changes import NoChange, change_from_update
+from shared.devops_to_sentry.message import SyncMessage
+from shared.doors import Rejected, Reply
+from shared.errors import StorageUnavailable
+from shared.log import log_event
+from shared.store.deliveries import Deliveries
+from shared.store.keys import delivery_row
+from shared.store.links import Links
+from shared.store.storage import Storage
+from shared.validation import describe_invalid
+
+
+def handle(delivery: HookDelivery) -> Reply:
+    event, storage, integration = delivery.event, delivery.storage, delivery.integration
+    update = parse_update(event)
+    work_item_id = update.item_id
+    if work_item_id is None:
+        raise Rejected(400, "resource.workItemId is missing")
+    try:
+        change = change_from_update(event, update, work_item_id)
+    except ValidationError as exc:  # a value within the payload's bounds but not the message's
+        raise Rejected(400, describe_invalid(exc, prefix="resource.")) from None
+    if isinstance(change, NoChange):
+        return ignored(event, change.reason, work_item_id)
+    links, seen = Links(storage).with_rows(
+        integration.id, work_item_id, [delivery_row(work_item_id, change.rev)]
+    )
+    if not links:
+        return ignored(event, "work item is not linked to a Sentry issue", work_item_id)
+    if seen:
+        return ignored(event, "duplicate delivery", work_item_id)
+
+    storage.send(change.encode())
+    try:
+        remember_queued(storage, change)
+    except StorageUnavailable as exc:
+        # The change is queued; a missing marker costs at most a duplicate message later.
+        log_event("webhook.marker_failed", logging.WARNING, error=str(exc))
+    log_event(
+        "webhook.queued",
+        integration=integration.id,
+        work_item=work_item_id,
+        rev=change.rev,
+        state=change.state is not None,
+        assignee=change.assignee is not None,
+    )
+    return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": change.rev})
+
+
+def parse_update(event: ServiceHookEvent) -> WorkItemUpdate:
+    if event.resource is None:
+        raise Rejected(400, "resource is missing")
+    try:
+        return WorkItemUpdate.model_validate(event.resource)
+    except ValidationError as exc:
+        raise Rejected(400, describe_invalid(exc, prefix="resource.")) from None
+
+
+def remember_queued(storage: Storage, message: SyncMessage) -> None:
+    """The delivery marker of a queued message (after it is on the queue, never before)."""
+    Deliveries(storage).record(
+        message.integration_id,
+        message.work_item_id,
+        message.rev,
+        subscription_id=message.delivery.subscription_id,
+        notification_id=message.delivery.notification_id,
+    )

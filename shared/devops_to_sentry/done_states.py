@@ -1,0 +1,106 @@
+"""Which states of a work item type count as done, for one integration.
+
+Order of precedence: the integration's explicit mapping for (project, type) (set with the
+CLI; ``*`` matches any project or type); else the states whose category is ``Resolved`` or
+``Completed``, read from Azure DevOps for that project and the item's own type and cached in
+process and in Table Storage (``store.state_cache``) for ``CACHE_SECONDS``. If they cannot be
+read the error propagates: the message is retried, never decided on a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from shared.azure_devops.shapes import WorkItemState
+from shared.devops_to_sentry.rules import StateSet
+from shared.store.records import Integration
+from shared.store.state_cache import StateCache
+from shared.store.storage import Storage
+
+CACHE_SECONDS = 3600.0
+
+_lock = threading.Lock()
+_memory: dict[tuple[str, str, str], tuple[float, StateSet]] = {}
+_flights: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def _cached(key: tuple[str, str, str]) -> StateSet | None:
+    with _lock:
+        cached = _memory.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
+
+
+def explicit_states(
+    integration: Integration, project: str | None, project_id: str | None, work_item_type: str
+) -> StateSet | None:
+    names = {p.casefold() for p in (project, project_id) if p}
+    kind = work_item_type.casefold()
+    for want_project, want_type in ((True, True), (True, False), (False, True), (False, False)):
+        for mapping in integration.done_states:
+            project_ok = (
+                mapping.project.casefold() in names if want_project else mapping.project == "*"
+            )
+            type_ok = (
+                mapping.work_item_type.casefold() == kind
+                if want_type
+                else mapping.work_item_type == "*"
+            )
+            if project_ok and type_ok:
+                return StateSet.of(mapping.states)
+    return None
+
+
+class DoneStates:
+    def __init__(self, storage: Storage) -> None:
+        self._cache = StateCache(storage)
+
+    def for_item(
+        self,
+        integration: Integration,
+        fetch: Callable[[str, str], list[WorkItemState]],
+        *,
+        project: str | None,
+        project_id: str | None,
+        work_item_type: str,
+    ) -> StateSet:
+        explicit = explicit_states(integration, project, project_id, work_item_type)
+        if explicit is not None:
+            return explicit
+        project_key = project_id or project or ""
+        key = (integration.id, project_key.casefold(), work_item_type.casefold())
+        cached = _cached(key)
+        if cached is not None:
+            return cached
+        # Single flight: a burst of runs in this process on a cold cache waits for one read
+        # (the first run's) instead of each asking Azure DevOps.
+        with _lock:
+            flight = _flights.setdefault(key, threading.Lock())
+        with flight:
+            cached = _cached(key)
+            if cached is not None:
+                return cached
+            stored = self._cache.read(
+                integration.id, project_key, work_item_type, timedelta(seconds=CACHE_SECONDS)
+            )
+            if stored is not None:
+                states = StateSet(*stored)
+            else:
+                fetched = fetch(project_key, work_item_type)
+                states = StateSet.from_categories((s.name, s.category) for s in fetched)
+                self._cache.write(
+                    integration.id, project_key, work_item_type, (states.done, states.removed)
+                )
+            with _lock:
+                _memory[key] = (time.monotonic() + CACHE_SECONDS, states)
+        return states
+
+
+def forget_cached_states() -> None:
+    """Drop the in-process cache (after an operator changes a process, and in tests)."""
+    with _lock:
+        _memory.clear()

@@ -1,0 +1,1 @@
+"""SubscriptionCheck, the timer: keep subscriptions healthy, correct drift, prune old rows."""

@@ -1,0 +1,73 @@
+"""The timer's round (``SubscriptionCheck``, every 15 minutes), for every active integration:
+
+1. repair broken service hook subscriptions, then reconcile changes lost meanwhile
+   (``devops_intake.subscriptions``);
+2. compare recently touched links with Sentry and queue corrections
+   (``devops_to_sentry.drift``);
+3. delete old delivery markers and audit rows (``retention``).
+
+One integration or one step failing does not stop the others; each failure is logged and
+recorded in the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shared.devops_intake.subscriptions import Subscriptions
+from shared.devops_to_sentry.drift import DriftCheck
+from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable, SyncError
+from shared.http import ApiError
+from shared.log import log_event
+from shared.maintenance.retention import prune
+from shared.store.audit import FAILED, AuditEntry, AuditLog
+from shared.store.integrations import Integrations
+from shared.store.storage import Storage
+
+_EXPECTED = (ApiError, ConfigurationError, InvalidInput, StorageUnavailable, SyncError)
+
+
+def run_maintenance(storage: Storage) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    subscriptions = Subscriptions(storage).check_all()
+    for integration in Integrations(storage).list_all():
+        result: dict[str, Any] = {"subscriptions": subscriptions.get(integration.id, [])}
+        try:
+            report = DriftCheck(storage).run(integration.id)
+            result["corrections"] = [d.to_public() for d in report.differences]
+            result["driftErrors"] = report.errors
+        except _EXPECTED as exc:
+            _failed(storage, integration.id, "drift-check", exc)
+            result["corrections"] = f"failed: {exc}"
+        try:
+            result["pruned"] = prune(storage, integration.id)
+        except _EXPECTED as exc:
+            _failed(storage, integration.id, "prune", exc)
+            result["pruned"] = f"failed: {exc}"
+        results[integration.id] = result
+    return results
+
+
+def _failed(storage: Storage, integration_id: str, step: str, exc: Exception) -> None:
+    log_event(
+        "maintenance.failed",
+        logging.ERROR,
+        integration=integration_id,
+        step=step,
+        error=type(exc).__name__,
+    )
+    try:
+        AuditLog(storage).record(
+            integration_id,
+            AuditEntry(
+                work_item_id=0,
+                rev=0,
+                outcome=FAILED,
+                action=step,
+                reason=str(exc),
+                error=type(exc).__name__,
+            ),
+        )
+    except StorageUnavailable:
+        pass  # logged above; storage itself is what failed

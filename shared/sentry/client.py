@@ -1,0 +1,73 @@
+"""Sentry REST client: one per Sentry organization host and token.
+
+Reads and updates issues and finds members by email (paths in ``paths``). 429 waits honour
+``Retry-After`` or ``X-Sentry-Rate-Limit-Reset``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+
+from shared.http import ApiClient, ApiRejected, RetryPolicy
+from shared.sentry import paths
+from shared.sentry.shapes import Member, SentryIssue
+
+MEMBER_CACHE_SECONDS = 600.0
+
+
+class SentryClient(ApiClient):
+    service = "sentry"
+
+    def __init__(self, base_url: str, token: str, policy: RetryPolicy | None = None) -> None:
+        super().__init__(
+            base_url,
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            policy,
+        )
+        self._members: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+    def throttle_wait(self, response: requests.Response) -> float | None:
+        wait = super().throttle_wait(response)
+        if wait is None and response.status_code == 429:
+            reset = response.headers.get("X-Sentry-Rate-Limit-Reset")
+            try:
+                wait = max(0.0, float(reset) - time.time()) if reset else None
+            except ValueError:
+                wait = None
+        return wait
+
+    def get_issue(self, org: str, issue_id: str) -> SentryIssue:
+        response = self.request("GET", paths.issue(org, issue_id), idempotent=True)
+        try:
+            return SentryIssue.model_validate_json(response.content)
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the issue request") from None
+
+    def update_issue(self, org: str, issue_id: str, changes: dict[str, Any]) -> None:
+        # Setting a status or an assignee is idempotent, so a retry cannot do harm.
+        self.request("PUT", paths.issue(org, issue_id), idempotent=True, json=changes)
+
+    def member_user_id(self, org: str, email: str) -> str | None:
+        """The user id of the organization member with this email, or None (cached)."""
+        key = (org, email.lower())
+        cached = self._members.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        response = self.request(
+            "GET",
+            paths.members(org),
+            idempotent=True,
+            params={"query": f"email:{email}"},
+        )
+        try:
+            members = [Member.model_validate(item) for item in response.json()]
+        except (ValueError, TypeError, ValidationError):
+            raise ApiRejected(self.service, "unexpected answer to the members request") from None
+        # Pending invitations have no user yet; they cannot be assigned.
+        user_id = next((m.user.id for m in members if m.user is not None), None)
+        self._members[key] = (time.monotonic() + MEMBER_CACHE_SECONDS, user_id)
+        return user_id

@@ -1,0 +1,13 @@
+"""Every Sentry REST path we call, relative to the organization's Sentry base URL."""
+
+from __future__ import annotations
+
+from shared.http import segment
+
+
+def issue(org: str, issue_id: str) -> str:
+    return f"api/0/organizations/{segment(org)}/issues/{segment(issue_id)}/"
+
+
+def members(org: str) -> str:
+    return f"api/0/organizations/{segment(org)}/members/"

@@ -1,0 +1,58 @@
+"""Shapes of Sentry REST answers (extra fields ignored; ids read as strings)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Assignee(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+    type: str | None = None
+    id: str | None = None
+
+
+class SentryIssue(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+    )
+
+    id: str
+    status: str
+    assigned_to: Assignee | None = Field(None, alias="assignedTo")
+
+    @property
+    def assignee_user_id(self) -> str | None:
+        if self.assigned_to is not None and self.assigned_to.type in (None, "user"):
+            return self.assigned_to.id
+        return None
+
+    @property
+    def is_assigned(self) -> bool:
+        return self.assigned_to is not None
+
+
+class MemberUser(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    email: str | None = None
+    user: MemberUser | None = None
+
+
+# The fields of an issue update (PUT .../issues/{id}/).
+STATUS_FIELD = "status"
+ASSIGNED_TO = "assignedTo"
+
+
+def status_update(status: str) -> dict[str, str]:
+    """The issue update that sets ``status`` (``resolved``, ``unresolved``, ...)."""
+    return {STATUS_FIELD: status}
+
+
+def assignee_update(user_id: str | None) -> dict[str, str]:
+    """The issue update that assigns a user (None: nobody)."""
+    return {ASSIGNED_TO: f"user:{user_id}" if user_id is not None else ""}

@@ -1,0 +1,115 @@
+"""The one writer of the audit trail: one row per decision (applied, skipped and why, failed
+and how). Table ``audit``, partition = integration id, row key = inverted time + random suffix
+(``store.keys``), so a partition reads newest first. Rows for one work item are a filter on
+``WorkItemId``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.store.keys import audit_row_at, new_audit_row
+from shared.store.storage import AUDIT, Storage, delete_rows, storage_errors
+
+APPLIED, SKIPPED, FAILED, POISONED = "applied", "skipped", "failed", "poisoned"
+# Where poisoned messages that name no valid integration are recorded.
+UNREADABLE_PARTITION = "unreadable"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    work_item_id: int
+    rev: int
+    outcome: str
+    action: str
+    reason: str
+    sentry_org: str | None = None
+    issue_id: str | None = None
+    error: str | None = None
+    attempt: int | None = None
+
+
+class AuditLog:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def record(self, integration_id: str, entry: AuditEntry) -> None:
+        now = datetime.now(UTC)
+        row: dict[str, Any] = {
+            "PartitionKey": integration_id,
+            "RowKey": new_audit_row(now),
+            "Time": now,
+            "WorkItemId": entry.work_item_id,
+            "Rev": entry.rev,
+            "Outcome": entry.outcome,
+            "Action": entry.action,
+            "Reason": entry.reason[:1000],
+        }
+        for name, value in (
+            ("SentryOrg", entry.sentry_org),
+            ("IssueId", entry.issue_id),
+            ("Error", entry.error),
+            ("Attempt", entry.attempt),
+        ):
+            if value is not None:
+                row[name] = value
+        with storage_errors():
+            self._storage.table(AUDIT).create_entity(row)
+
+    def read(
+        self, integration_id: str, work_item_id: int | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """Newest first."""
+        query = "PartitionKey eq @pk"
+        params: dict[str, Any] = {"pk": integration_id}
+        if work_item_id is not None:
+            query += " and WorkItemId eq @wi"
+            params["wi"] = work_item_id
+        rows: list[dict[str, Any]] = []
+        with storage_errors():
+            for entity in self._storage.table(AUDIT).query_entities(
+                query, parameters=params, results_per_page=min(limit, 1000)
+            ):
+                rows.append(_public(entity))
+                if len(rows) >= limit:
+                    break
+        return rows
+
+    def delete_before(self, integration_id: str, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` rows older than ``before``; returns how many."""
+        old: list[str] = []
+        with storage_errors():
+            table = self._storage.table(AUDIT)
+            # Inverted time: every row older than the cut sorts after its key.
+            for row in table.query_entities(
+                "PartitionKey eq @pk and RowKey gt @cut",
+                parameters={"pk": integration_id, "cut": audit_row_at(before)},
+                select=["RowKey"],
+            ):
+                old.append(row["RowKey"])
+                if len(old) >= limit:
+                    break
+            delete_rows(table, integration_id, old)
+        return len(old)
+
+
+def _public(entity: Any) -> dict[str, Any]:
+    row = {
+        "time": entity["Time"].isoformat(),
+        "workItemId": entity["WorkItemId"],
+        "rev": entity["Rev"],
+        "outcome": entity["Outcome"],
+        "action": entity["Action"],
+        "reason": entity["Reason"],
+    }
+    for key, name in (
+        ("SentryOrg", "sentryOrg"),
+        ("IssueId", "issueId"),
+        ("Error", "error"),
+        ("Attempt", "attempt"),
+    ):
+        if key in entity:
+            row[name] = entity[key]
+    return row

@@ -1,0 +1,107 @@
+"""Messages that failed ``maxDequeueCount`` times, in ``<queue>-poison``: list, replay, drop.
+
+The poison queue is read raw and each message decoded here, so a message that is not base64
+text (the host parks undecodable sync messages there as they came) is listed as unreadable
+instead of breaking the listing. Replay puts readable messages back on the sync queue and only
+then deletes them from the poison queue, so a crash in between duplicates rather than loses
+one; the per-link memory makes a duplicate harmless. Unreadable messages are never replayed:
+they stay until someone drops them by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from azure.storage.queue import QueueMessage
+
+from shared.store.storage import Storage, decode_queued, storage_errors
+
+_PEEK_LIMIT = 32  # the queue service's cap for one peek or receive
+_REPLAY_LEASE_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class PoisonMessage:
+    id: str
+    inserted: str | None
+    dequeue_count: int | None
+    text: str | None  # None: not base64 of UTF-8 text
+    size: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: list[str]  # replayed or dropped
+    unreadable: list[str]  # left in the poison queue: not base64 text
+    missing: list[str]  # asked for by id, not in the poison queue
+
+
+class PoisonQueue:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def peek(self) -> list[PoisonMessage]:
+        """Up to 32 messages, oldest first (the service lets nobody peek further)."""
+        with storage_errors():
+            return [
+                PoisonMessage(
+                    id=m.id,
+                    inserted=m.inserted_on.isoformat() if m.inserted_on else None,
+                    dequeue_count=m.dequeue_count,
+                    text=decode_queued(m.content),
+                    size=len(m.content or ""),
+                )
+                for m in self._storage.poison_queue.peek_messages(max_messages=_PEEK_LIMIT)
+            ]
+
+    def replay(self, message_ids: set[str] | None = None) -> Outcome:
+        """Move readable messages (all, or those with the given ids) back to the sync queue."""
+
+        def act(message: QueueMessage, text: str | None, outcome: Outcome) -> bool:
+            if text is None:
+                outcome.unreadable.append(message.id)
+                return False
+            self._storage.send(text)
+            return True
+
+        return self._each(message_ids, act)
+
+    def drop(self, message_ids: set[str]) -> Outcome:
+        """Delete the given messages for good (unreadable ones, once someone looked at them)."""
+        return self._each(message_ids, lambda message, text, outcome: True)
+
+    def _each(
+        self,
+        message_ids: set[str] | None,
+        act: Callable[[QueueMessage, str | None, Outcome], bool],
+    ) -> Outcome:
+        """Receive every message once; delete those ``act`` returns True for; make the rest
+        visible again at the end (so the loop never receives one twice)."""
+        outcome = Outcome([], [], [])
+        kept: list[QueueMessage] = []
+        seen: set[str] = set()
+        poison = self._storage.poison_queue
+        with storage_errors():
+            try:
+                while message_ids is None or not message_ids <= seen:
+                    batch = list(
+                        poison.receive_messages(
+                            max_messages=_PEEK_LIMIT, visibility_timeout=_REPLAY_LEASE_SECONDS
+                        )
+                    )
+                    if not batch:
+                        break
+                    for message in batch:
+                        seen.add(message.id)
+                        chosen = message_ids is None or message.id in message_ids
+                        if chosen and act(message, decode_queued(message.content), outcome):
+                            poison.delete_message(message)
+                            outcome.done.append(message.id)
+                        else:
+                            kept.append(message)
+            finally:
+                for message in kept:
+                    poison.update_message(message, visibility_timeout=0)
+        outcome.missing.extend(sorted((message_ids or set()) - seen))
+        return outcome

@@ -1,0 +1,182 @@
+"""Azure Storage plumbing: one Table service client and one sync queue client per process.
+
+Tables and the queue are created on first use in each process, not on every call. Every
+storage failure that retrying later could fix (connection refused, timeout, 5xx, throttling)
+surfaces as ``StorageUnavailable``; each edge maps that to its own retry signal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.transport import RequestsTransport
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.queue import (
+    QueueClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
+
+from shared.errors import ConfigurationError, StorageRejected, StorageUnavailable
+from shared.settings import STORAGE_SETTING, Settings, load_settings
+
+# Table names, before the optional TABLE_PREFIX.
+INTEGRATIONS = "integrations"
+LINKS = "links"
+STATE_CACHE = "statecache"
+AUDIT = "audit"
+
+# A webhook must answer fast even when storage is down: few, short retries.
+_RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.2, "retry_backoff_max": 1}
+_TIMEOUTS = {"connection_timeout": 3, "read_timeout": 5}
+
+
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Turn transient Azure Storage failures into ``StorageUnavailable``."""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise StorageUnavailable(f"storage unreachable: {type(exc).__name__}") from exc
+    except HttpResponseError as exc:
+        if exc.status_code is None or exc.status_code >= 500 or exc.status_code in (408, 429):
+            raise StorageUnavailable(f"storage answered {exc.status_code}") from exc
+        if exc.status_code in (400, 401, 403, 413):
+            # Not "try again": the credentials or the request are wrong. Callers catch
+            # 404/409/412 (not found, exists, modified) themselves.
+            code = getattr(exc, "error_code", None) or "no error code"
+            raise StorageRejected(
+                f"storage refused the request ({exc.status_code}, {code})"
+            ) from exc
+        raise
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def _transport() -> RequestsTransport:
+    """A transport per client. Without proxy variables in the environment it skips reading
+    them (and ~/.netrc) on every request: with hundreds of app settings that lookup costs
+    more CPU than the rest of a storage call. With them set, nothing changes."""
+    uses_proxy = any(name.lower() in _PROXY_VARIABLES for name in os.environ)
+    return RequestsTransport(use_env_settings=uses_proxy, **_TIMEOUTS)
+
+
+class Storage:
+    """Clients for this app's tables and its sync queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        connection = settings.storage_connection
+        try:
+            self._service = TableServiceClient.from_connection_string(
+                connection, transport=_transport(), **_RETRIES
+            )
+            # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
+            self._queue = QueueClient.from_connection_string(
+                connection,
+                settings.sync_queue,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+                transport=_transport(),
+                **_RETRIES,
+            )
+            # The poison queue is read raw: the host moves there exactly what it could not
+            # process, undecodable text included, and one such message must not hide the rest.
+            self._poison = QueueClient.from_connection_string(
+                connection, settings.sync_queue + "-poison", transport=_transport(), **_RETRIES
+            )
+        except ValueError:
+            raise ConfigurationError(
+                f"app setting {STORAGE_SETTING} is not a storage connection string "
+                "(AccountName=...;AccountKey=...; or UseDevelopmentStorage=true)"
+            ) from None
+        self._tables: dict[str, TableClient] = {}
+        self._ready: set[str] = set()
+        self._lock = threading.Lock()
+
+    def table(self, name: str) -> TableClient:
+        client = self._tables.get(name)
+        if client is not None:
+            return client
+        full_name = self.settings.table_prefix + name
+        with self._lock, storage_errors():
+            try:
+                self._service.create_table(full_name)
+            except ResourceExistsError:
+                pass
+            client = self._tables[name] = self._service.get_table_client(full_name)
+        return client
+
+    @property
+    def queue(self) -> QueueClient:
+        return self._ready_queue(self._queue)
+
+    def send(self, text: str) -> None:
+        with storage_errors():
+            self.queue.send_message(text)
+
+    @property
+    def poison_queue(self) -> QueueClient:
+        """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures.
+
+        Raw text: write with ``send_poison`` and decode with ``decode_queued``."""
+        return self._ready_queue(self._poison)
+
+    def send_poison(self, text: str) -> None:
+        """Park ``text`` in the poison queue, base64 as the host leaves messages there."""
+        with storage_errors():
+            self.poison_queue.send_message(base64.b64encode(text.encode("utf-8")).decode("ascii"))
+
+    def _ready_queue(self, client: QueueClient) -> QueueClient:
+        """The queue client, after creating its queue once per process."""
+        if client.queue_name not in self._ready:
+            with self._lock, storage_errors():
+                try:
+                    client.create_queue()
+                except ResourceExistsError:
+                    pass
+                self._ready.add(client.queue_name)
+        return client
+
+
+@lru_cache(maxsize=4)
+def _storage_for(settings: Settings) -> Storage:
+    return Storage(settings)
+
+
+def decode_queued(raw: str) -> str | None:
+    """The text of a base64 queue message, or None if it is not base64 of UTF-8 text."""
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def get_storage() -> Storage:
+    """The process-wide ``Storage`` for the current app settings."""
+    return _storage_for(load_settings())
+
+
+_TRANSACTION_LIMIT = 100  # Table Storage's cap for one batch
+
+
+def delete_rows(table: TableClient, partition: str, row_keys: list[str]) -> None:
+    """Delete rows of one partition in batches (call inside ``storage_errors``)."""
+    for start in range(0, len(row_keys), _TRANSACTION_LIMIT):
+        chunk = row_keys[start : start + _TRANSACTION_LIMIT]
+        table.submit_transaction(
+            [("delete", {"PartitionKey": partition, "RowKey": key}) for key in chunk]
+        )
