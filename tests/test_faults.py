@@ -16,7 +16,7 @@ import requests
 from conftest import ROOT, basic_auth, load_fixture, wait_for
 from fakes import FakeAzureDevOps, FakeSentry
 from loopback import LoopbackRouter
-from test_sync import World
+from world import World
 
 import SyncStatus  # noqa: F401 - imported so the queue function is loaded as in the host
 from devhost.azurite import start_azurite

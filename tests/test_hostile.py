@@ -9,7 +9,7 @@ import json
 
 import pytest
 from conftest import basic_auth, http_post, load_fixture, reply_json
-from test_sync import World
+from world import World
 
 from shared.cli import main as cli
 from shared.doors import RetryLater

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 import pytest
 from conftest import basic_auth, http_post, load_fixture
-from test_sync import World
+from world import World
 
 import SubscriptionCheck
 from shared.cli import main as cli
@@ -122,7 +122,7 @@ def test_checks_are_bounded_per_run(world, monkeypatch):
 
 
 def _to(email):
-    from test_sync import to
+    from world import to
 
     return to(email)
 

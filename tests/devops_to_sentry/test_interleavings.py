@@ -32,7 +32,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from test_sync import World
+from world import World
 
 import shared.http
 from shared.devops_to_sentry.link_round import LEASE_SECONDS
