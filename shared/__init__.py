@@ -1,18 +1,17 @@
 """The Python package behind every function of the Azure DevOps / Sentry sync app.
 
-Modules have one job each:
+Where things happen, from the names alone:
 
-* edges (one per function; each maps errors to its outcome in one place): ``webhook``
-  (WorkItemWebhook), ``sync`` (SyncStatus), ``search`` (SearchIssues), ``subscriptions``
-  (SubscriptionCheck and the subscription commands), ``cli`` (the admin command line);
-* pure decisions: ``changes`` (service hook -> queue message), ``rules`` (done-states, status
-  moves, order-independent link memory, assignee writes);
-* shapes: ``payloads`` (Azure DevOps service hooks), ``messages`` (the sync queue message),
-  ``replies`` (an HTTP function's answer);
-* state: ``storage`` (Table/Queue clients), ``registry`` (integrations, Sentry organizations,
-  links), ``deliveries`` (duplicate markers), ``done_states``, ``audit``, ``poison``,
-  ``reconcile``;
-* outside services: ``http`` (typed errors, retries, pacing), ``azure_devops``, ``sentry``,
-  ``clients`` (one per organization and process);
-* ``settings``, ``credentials``, ``errors`` and ``log``.
+* outside services, one package each, owning every call and every name they spell:
+  ``azure_devops`` and ``sentry`` (``http`` is what their clients share, ``clients`` keeps one
+  per organization and process);
+* storage: ``store``, one writer per kind of row, the row-key grammar in ``store.keys``;
+* features, named by direction: ``devops_intake`` (WorkItemWebhook, subscriptions, reconcile),
+  ``devops_to_sentry`` (SyncStatus, drift), ``search`` (SearchIssues), ``maintenance``
+  (SubscriptionCheck), ``cli`` (the admin command line);
+* the function folders' door kit: ``doors`` (errors to statuses, queue retry or park) and
+  ``router`` (handlers by event type);
+* ``settings``, ``credentials``, ``validation``, ``errors`` and ``log``.
+
+Nothing is imported here, so a function's cold start loads only what it uses.
 """
