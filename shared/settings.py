@@ -13,9 +13,11 @@ from shared.errors import ConfigurationError
 
 STORAGE_SETTING = "AzureWebJobsStorage"
 QUEUE_SETTING = "SYNC_QUEUE_NAME"
+SENTRY_QUEUE_SETTING = "SENTRY_QUEUE_NAME"
 TABLE_PREFIX_SETTING = "TABLE_PREFIX"
 
 DEFAULT_QUEUE = "workitem-sync"
+DEFAULT_SENTRY_QUEUE = "sentry-events"
 
 # Queue names: 3-63 chars of lowercase letters, digits and single hyphens. We keep 56 so that
 # the host can still append "-poison".
@@ -28,23 +30,33 @@ class Settings:
     storage_connection: str
     sync_queue: str
     table_prefix: str
+    sentry_queue: str = DEFAULT_SENTRY_QUEUE
 
 
 def load_settings() -> Settings:
     connection = os.environ.get(STORAGE_SETTING, "").strip()
     if not connection:
         raise ConfigurationError(f"app setting {STORAGE_SETTING} is not set")
-    queue = os.environ.get(QUEUE_SETTING, "").strip() or DEFAULT_QUEUE
-    if not _QUEUE_NAME.match(queue):
-        raise ConfigurationError(
-            f"app setting {QUEUE_SETTING} is not a valid queue name: {queue!r}"
-        )
+    queue = _queue_name(QUEUE_SETTING, DEFAULT_QUEUE)
+    sentry_queue = _queue_name(SENTRY_QUEUE_SETTING, DEFAULT_SENTRY_QUEUE)
     prefix = os.environ.get(TABLE_PREFIX_SETTING, "").strip()
     if not _TABLE_PREFIX.match(prefix):
         raise ConfigurationError(
             f"app setting {TABLE_PREFIX_SETTING} must be letters and digits starting with a letter"
         )
-    return Settings(storage_connection=connection, sync_queue=queue, table_prefix=prefix)
+    return Settings(
+        storage_connection=connection,
+        sync_queue=queue,
+        table_prefix=prefix,
+        sentry_queue=sentry_queue,
+    )
+
+
+def _queue_name(setting: str, default: str) -> str:
+    queue = os.environ.get(setting, "").strip() or default
+    if not _QUEUE_NAME.match(queue):
+        raise ConfigurationError(f"app setting {setting} is not a valid queue name: {queue!r}")
+    return queue
 
 
 APP_ROOT = Path(__file__).resolve().parent.parent

@@ -32,6 +32,16 @@ def normalize_guid(value: str) -> str:
         raise ValueError(f"not a GUID: {value[:64]!r}") from None
 
 
+def check_installation_uuid(value: str) -> str:
+    try:
+        return normalize_guid(value)
+    except ValueError:
+        raise InvalidInput(
+            f"{value!r} is not a Sentry installation uuid (a GUID, shown in the internal "
+            "integration's page and sent with every request)"
+        ) from None
+
+
 def check_integration_id(value: str) -> str:
     try:
         return normalize_guid(value)

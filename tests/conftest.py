@@ -50,16 +50,22 @@ class AppEnv:
     table_prefix: str
     secrets: list[str]
 
+    @property
+    def sentry_queue_name(self) -> str:
+        return "sentry-" + self.queue_name.removeprefix("sync-")
+
     def storage(self):
         from shared.store.storage import get_storage
 
         return get_storage()
 
-    def queued(self) -> list[dict]:
-        """Messages on the sync queue, decoded the way the queue trigger decodes them."""
+    def queued(self, queue_name: str | None = None) -> list[dict]:
+        """Messages on the sync queue (or another), decoded the way a queue trigger does."""
         from azure.storage.queue import QueueClient
 
-        client = QueueClient.from_connection_string(self.connection_string, self.queue_name)
+        client = QueueClient.from_connection_string(
+            self.connection_string, queue_name or self.queue_name
+        )
         try:
             messages = client.peek_messages(max_messages=32)
         except Exception:  # noqa: BLE001 - no queue yet means no messages
@@ -88,6 +94,7 @@ def app_env(
     )
     monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
     monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
+    monkeypatch.setenv("SENTRY_QUEUE_NAME", f"sentry-{suffix}")
     monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
     from shared.store.integrations import forget_cached_integrations
 
@@ -123,6 +130,7 @@ class Registered:
     secret: str
     pat: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
+    client_secrets: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -162,11 +170,17 @@ def register(app_env: AppEnv, stores, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setenv(setting, token)
             app_env.secrets.append(token)
             registered.tokens[slug] = token
+            client_secret = uuid.uuid4().hex
+            secret_setting = f"SENTRY_CLIENT_SECRET_{slug.upper().replace('-', '_')}"
+            monkeypatch.setenv(secret_setting, client_secret)
+            app_env.secrets.append(client_secret)
+            registered.client_secrets[slug] = client_secret
             stores.sentry_orgs.add(
                 integration.id,
                 slug=slug,
                 base_url=sentry_base_url or f"https://{slug}.sentry.example/",
                 token_setting=setting,
+                client_secret_setting=secret_setting,
             )
         return registered
 

@@ -79,7 +79,13 @@ HTTP_CODE = """
 
 def test_loads_this_app(app_env):
     functions = {f.name: f for f in load_app(ROOT)}
-    assert set(functions) == {"WorkItemWebhook", "SyncStatus", "SearchIssues", "SubscriptionCheck"}
+    assert set(functions) == {
+        "WorkItemWebhook",
+        "SyncStatus",
+        "SearchIssues",
+        "SubscriptionCheck",
+        "SentryWebhook",
+    }
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 
 

@@ -54,6 +54,15 @@ def add_parser(groups: Any) -> None:
     sentry_add.add_argument(
         "--token-setting", required=True, help="name of the app setting holding the Sentry token"
     )
+    _sentry_app_arguments(sentry_add)
+    sentry_update = actions.add_parser(
+        "sentry-update", help="change a Sentry organization's settings ('' clears optional ones)"
+    )
+    id_argument(sentry_update)
+    sentry_update.add_argument("--org", required=True, help="Sentry organization slug")
+    sentry_update.add_argument("--base-url")
+    sentry_update.add_argument("--token-setting")
+    _sentry_app_arguments(sentry_update)
     done = actions.add_parser(
         "done-states",
         help="set which states count as done for a project and type (empty --states clears)",
@@ -65,6 +74,16 @@ def add_parser(groups: Any) -> None:
     sentry_remove = actions.add_parser("sentry-remove", help="remove a Sentry organization")
     id_argument(sentry_remove)
     sentry_remove.add_argument("--org", required=True, help="Sentry organization slug")
+
+
+def _sentry_app_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--client-secret-setting",
+        help="app setting holding the internal integration's client secret (verifies Sentry)",
+    )
+    parser.add_argument(
+        "--installation", help="the internal integration's installation uuid in this organization"
+    )
 
 
 def _print_secret(integration_id: str, secret: str, out: TextIO, headline: str) -> None:
@@ -109,7 +128,22 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         out.write("Rotation finished; only the current secret is accepted now.\n")
     elif args.action == "sentry-add":
         org = SentryOrgs(storage).add(
-            args.id, slug=args.org, base_url=args.base_url, token_setting=args.token_setting
+            args.id,
+            slug=args.org,
+            base_url=args.base_url,
+            token_setting=args.token_setting,
+            client_secret_setting=args.client_secret_setting,
+            installation_uuid=args.installation,
+        )
+        print_json(org.to_public(), out)
+    elif args.action == "sentry-update":
+        org = SentryOrgs(storage).update(
+            args.id,
+            args.org,
+            base_url=args.base_url,
+            token_setting=args.token_setting,
+            client_secret_setting=args.client_secret_setting,
+            installation_uuid=args.installation,
         )
         print_json(org.to_public(), out)
     elif args.action == "update":

@@ -77,6 +77,9 @@ class DriftCheck:
         for link in links[:LIMIT]:
             if link.leased(now):
                 continue  # a run is on it right now
+            org = integration.sentry_org(link.sentry_org)
+            if org is not None and org.uninstalled:
+                continue  # nothing is synced into it
             report.checked += 1
             try:
                 difference = self._compare(integration, link, marked)

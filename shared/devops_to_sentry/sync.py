@@ -108,7 +108,9 @@ class Syncer:
         if not links:
             self.record(message, SKIPPED, "none", "work item is not linked to a Sentry issue")
             return
-        if message.state is not None and any(link.state_rev != message.rev for link in links):
+        links = self._installed(integration, message, links)
+        moved = message.state is not None
+        if moved and any(link.state_rev != message.rev for link in links):
             try:
                 self._states_for(integration, message)
             except (ApiError, ConfigurationError) as exc:
@@ -137,6 +139,21 @@ class Syncer:
             raise NotApplied(failures)
 
     # -- per link -------------------------------------------------------------------------------
+
+    def _installed(
+        self, integration: Integration, message: SyncMessage, links: list[Link]
+    ) -> list[Link]:
+        """The links into organizations the integration is installed in; the rest are
+        skipped, with an audit row each."""
+        kept = []
+        for link in links:
+            org = integration.sentry_org(link.sentry_org)
+            if org is not None and org.uninstalled:
+                reason = f"the integration is uninstalled from Sentry organization {org.slug}"
+                self.record(message, SKIPPED, "none", reason, link=link)
+            else:
+                kept.append(link)
+        return kept
 
     def _states_for(self, integration: Integration, message: SyncMessage) -> StateSet:
         """The done-states for the message's work item, read once per run."""

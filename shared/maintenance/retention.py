@@ -3,7 +3,7 @@
 * Delivery markers (``w:<work item>:~r:<rev>`` in ``links``) after ``MARKER_DAYS``: Azure
   DevOps retries a delivery for minutes to hours, never for a week, so an older marker can no
   longer catch a duplicate. (A replayed poison message needs none: SyncStatus's link memory
-  makes a repeat harmless.)
+  makes a repeat harmless.) Sentry webhook markers (``sentryhooks``) after the same time.
 * Audit rows after ``AUDIT_DAYS``.
 
 Each run deletes at most ``BATCH_ROWS`` rows per integration and table; a backlog shrinks by
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from shared.store.audit import AuditLog
 from shared.store.deliveries import Deliveries
+from shared.store.sentry_hooks import SentryHooks
 from shared.store.storage import Storage
 
 MARKER_DAYS = 7
@@ -27,6 +28,9 @@ def prune(storage: Storage, integration_id: str, now: datetime | None = None) ->
     """Delete old delivery markers and audit rows of one integration; returns the counts."""
     now = now or datetime.now(UTC)
     markers = Deliveries(storage).delete_markers_before(
+        integration_id, now - timedelta(days=MARKER_DAYS), BATCH_ROWS
+    )
+    markers += SentryHooks(storage).delete_before(
         integration_id, now - timedelta(days=MARKER_DAYS), BATCH_ROWS
     )
     audit = AuditLog(storage).delete_before(

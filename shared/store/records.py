@@ -18,12 +18,27 @@ SYNCED_FIELDS = (STATUS, ASSIGNEE)
 
 @dataclass(frozen=True)
 class SentryOrg:
+    """A Sentry organization an integration serves. ``client_secret_setting``: the app setting
+    holding the internal integration's client secret (it signs what Sentry sends us);
+    ``installation_uuid``: the integration's installation in this organization; ``uninstalled``:
+    Sentry told us the integration was removed, so nothing is synced into it."""
+
     slug: str
     base_url: str
     token_setting: str
+    client_secret_setting: str | None = None
+    installation_uuid: str | None = None
+    uninstalled: bool = False
 
     def to_public(self) -> dict[str, Any]:
-        return {"slug": self.slug, "baseUrl": self.base_url, "tokenSetting": self.token_setting}
+        return {
+            "slug": self.slug,
+            "baseUrl": self.base_url,
+            "tokenSetting": self.token_setting,
+            "clientSecretSetting": self.client_secret_setting,
+            "installationUuid": self.installation_uuid,
+            "status": "uninstalled" if self.uninstalled else "active",
+        }
 
 
 @dataclass(frozen=True)
@@ -229,7 +244,12 @@ def done_states_from(text: str | None) -> tuple[DoneStateMapping, ...]:
 
 def sentry_org_from(entity: dict[str, Any]) -> SentryOrg:
     return SentryOrg(
-        slug=entity["Slug"], base_url=entity["BaseUrl"], token_setting=entity["TokenSetting"]
+        slug=entity["Slug"],
+        base_url=entity["BaseUrl"],
+        token_setting=entity["TokenSetting"],
+        client_secret_setting=entity.get("ClientSecretSetting") or None,
+        installation_uuid=entity.get("InstallationUuid") or None,
+        uninstalled=entity.get("Status") == "uninstalled",
     )
 
 

@@ -1,18 +1,22 @@
 """The one writer of ``sentry:<slug>`` rows (``integrations`` table): the Sentry organizations
-an integration serves, each with its base URL and the app setting holding its token."""
+an integration serves, each with its base URL, the app settings holding its token and its
+internal integration's client secret, and the integration's installation uuid."""
 
 from __future__ import annotations
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableClient
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
 
 from shared.credentials import check_setting_name
 from shared.errors import AlreadyExists, InvalidInput, NotFound
 from shared.store.integrations import Integrations, forget_integration
 from shared.store.keys import issue_prefix, prefix_range, sentry_org_row
-from shared.store.records import Integration, SentryOrg
+from shared.store.records import Integration, SentryOrg, sentry_org_from
 from shared.store.storage import INTEGRATIONS, LINKS, Storage, delete_rows, storage_errors
-from shared.validation import check_base_url, check_slug
+from shared.validation import check_base_url, check_installation_uuid, check_slug
 
 
 class SentryOrgs:
@@ -24,13 +28,23 @@ class SentryOrgs:
         return self._storage.table(INTEGRATIONS)
 
     def add(
-        self, integration_id: str, *, slug: str, base_url: str, token_setting: str
+        self,
+        integration_id: str,
+        *,
+        slug: str,
+        base_url: str,
+        token_setting: str,
+        client_secret_setting: str | None = None,
+        installation_uuid: str | None = None,
     ) -> SentryOrg:
         integration = Integrations(self._storage).get(integration_id)
         org = SentryOrg(
             slug=check_slug(slug),
             base_url=check_base_url(base_url, "the Sentry base URL"),
             token_setting=check_setting_name(token_setting),
+            client_secret_setting=client_secret_setting
+            and check_setting_name(client_secret_setting),
+            installation_uuid=installation_uuid and check_installation_uuid(installation_uuid),
         )
         with storage_errors():
             try:
@@ -41,6 +55,9 @@ class SentryOrgs:
                         "Slug": org.slug,
                         "BaseUrl": org.base_url,
                         "TokenSetting": org.token_setting,
+                        "ClientSecretSetting": org.client_secret_setting or "",
+                        "InstallationUuid": org.installation_uuid or "",
+                        "Status": "active",
                     }
                 )
             except ResourceExistsError:
@@ -50,6 +67,71 @@ class SentryOrgs:
                 ) from None
         forget_integration(self._storage, integration.id)
         return org
+
+    def update(
+        self,
+        integration_id: str,
+        slug: str,
+        *,
+        base_url: str | None = None,
+        token_setting: str | None = None,
+        client_secret_setting: str | None = None,
+        installation_uuid: str | None = None,
+    ) -> SentryOrg:
+        """Change an organization's settings; ``""`` clears the optional ones."""
+        changes: dict[str, Any] = {}
+        if base_url is not None:
+            changes["BaseUrl"] = check_base_url(base_url, "the Sentry base URL")
+        if token_setting is not None:
+            changes["TokenSetting"] = check_setting_name(token_setting)
+        if client_secret_setting is not None:
+            changes["ClientSecretSetting"] = client_secret_setting and check_setting_name(
+                client_secret_setting
+            )
+        if installation_uuid is not None:
+            changes["InstallationUuid"] = installation_uuid and check_installation_uuid(
+                installation_uuid
+            )
+        if not changes:
+            raise InvalidInput("nothing to change: give at least one option")
+        return self._change(integration_id, slug, changes)
+
+    def record_installation(
+        self, integration_id: str, slug: str, installation_uuid: str
+    ) -> SentryOrg:
+        """Sentry installed the integration (again): sync into the organization."""
+        return self._change(
+            integration_id,
+            slug,
+            {"InstallationUuid": check_installation_uuid(installation_uuid), "Status": "active"},
+        )
+
+    def uninstall(self, integration_id: str, slug: str) -> SentryOrg:
+        """Sentry removed the integration: nothing is synced into the organization until it is
+        installed again (its links stay, so a reinstall picks up where it stopped)."""
+        return self._change(integration_id, slug, {"Status": "uninstalled"})
+
+    def _change(self, integration_id: str, slug: str, changes: dict[str, Any]) -> SentryOrg:
+        integration = Integrations(self._storage).get(integration_id)
+        key = sentry_org_row(check_slug(slug))
+        with storage_errors():
+            try:
+                entity = self._table.get_entity(integration.id, key)
+            except ResourceNotFoundError:
+                raise NotFound(
+                    f"integration {integration.id} has no Sentry organization {slug}"
+                ) from None
+            entity.update(changes)
+            try:
+                self._table.update_entity(
+                    entity, mode=UpdateMode.MERGE, match_condition=MatchConditions.IfNotModified
+                )
+            except ResourceModifiedError:
+                raise AlreadyExists(
+                    "the Sentry organization changed at the same time; try again"
+                ) from None
+        forget_integration(self._storage, integration.id)
+        return sentry_org_from(entity)
 
     def remove(self, integration_id: str, slug: str) -> None:
         integration = Integrations(self._storage).get(integration_id, with_orgs=True)

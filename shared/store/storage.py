@@ -37,6 +37,7 @@ INTEGRATIONS = "integrations"
 LINKS = "links"
 STATE_CACHE = "statecache"
 AUDIT = "audit"
+SENTRY_HOOKS = "sentryhooks"
 
 # A webhook must answer fast even when storage is down: few, short retries.
 _RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.2, "retry_backoff_max": 1}
@@ -93,6 +94,14 @@ class Storage:
                 transport=_transport(),
                 **_RETRIES,
             )
+            self._sentry_queue = QueueClient.from_connection_string(
+                connection,
+                settings.sentry_queue,
+                message_encode_policy=TextBase64EncodePolicy(),
+                message_decode_policy=TextBase64DecodePolicy(),
+                transport=_transport(),
+                **_RETRIES,
+            )
             # The poison queue is read raw: the host moves there exactly what it could not
             # process, undecodable text included, and one such message must not hide the rest.
             self._poison = QueueClient.from_connection_string(
@@ -127,6 +136,15 @@ class Storage:
     def send(self, text: str) -> None:
         with storage_errors():
             self.queue.send_message(text)
+
+    @property
+    def sentry_queue(self) -> QueueClient:
+        """``<SENTRY_QUEUE_NAME>``: what Sentry's webhooks hand to the functions behind them."""
+        return self._ready_queue(self._sentry_queue)
+
+    def send_sentry_event(self, text: str) -> None:
+        with storage_errors():
+            self.sentry_queue.send_message(text)
 
     @property
     def poison_queue(self) -> QueueClient:

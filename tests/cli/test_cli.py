@@ -75,6 +75,9 @@ def test_add_show_list(app_env, added):
                 "slug": "acme",
                 "baseUrl": "https://us.sentry.io/",
                 "tokenSetting": "SENTRY_TOKEN_ACME",
+                "clientSecretSetting": None,
+                "installationUuid": None,
+                "status": "active",
             }
         ],
         "doneStates": [],

@@ -1,0 +1,71 @@
+"""``installation.created`` and ``installation.deleted``: attach or detach the organization."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from shared.doors import Rejected, Reply
+from shared.log import log_event
+from shared.sentry.webhooks import InstallationData
+from shared.sentry_intake.delivery import SentryDelivery, ignored
+from shared.store.audit import APPLIED, AuditEntry, AuditLog
+from shared.store.sentry_orgs import SentryOrgs
+from shared.validation import describe_invalid
+
+
+def _installation(delivery: SentryDelivery) -> InstallationData:
+    try:
+        data = InstallationData.model_validate(delivery.envelope.data)
+    except ValidationError as exc:
+        raise Rejected(400, describe_invalid(exc, prefix="data.")) from None
+    organization = data.installation.organization
+    if organization is not None and organization.slug != delivery.org.slug:
+        raise Rejected(
+            400,
+            f"the installation belongs to Sentry organization {organization.slug[:64]}, "
+            f"not {delivery.org.slug}",
+        )
+    return data
+
+
+def created(delivery: SentryDelivery) -> Reply:
+    data = _installation(delivery)
+    org = SentryOrgs(delivery.storage).record_installation(
+        delivery.integration.id, delivery.org.slug, data.installation.uuid
+    )
+    _audit(delivery, "sentry-installed", f"installation {org.installation_uuid} recorded")
+    return Reply(200, {"status": "installed", "installationUuid": org.installation_uuid})
+
+
+def deleted(delivery: SentryDelivery) -> Reply:
+    data = _installation(delivery)
+    known = delivery.org.installation_uuid
+    if known and data.installation.uuid != known:
+        return ignored(delivery, "not the installation this organization is configured with")
+    SentryOrgs(delivery.storage).uninstall(delivery.integration.id, delivery.org.slug)
+    _audit(
+        delivery,
+        "sentry-uninstalled",
+        "the integration was uninstalled in Sentry; nothing is synced into this organization "
+        "until it is installed again",
+    )
+    return Reply(200, {"status": "uninstalled"})
+
+
+def _audit(delivery: SentryDelivery, action: str, reason: str) -> None:
+    log_event(
+        "sentry_webhook." + action,
+        integration=delivery.integration.id,
+        sentry_org=delivery.org.slug,
+    )
+    AuditLog(delivery.storage).record(
+        delivery.integration.id,
+        AuditEntry(
+            work_item_id=0,
+            rev=0,
+            outcome=APPLIED,
+            action=action,
+            reason=reason,
+            sentry_org=delivery.org.slug,
+        ),
+    )
