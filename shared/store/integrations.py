@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from shared.credentials import check_setting_name, hash_secret, new_webhook_secret
@@ -26,7 +26,7 @@ from shared.store.records import (
     integration_from,
     sentry_org_from,
 )
-from shared.store.storage import INTEGRATIONS, Storage, storage_errors
+from shared.store.storage import INTEGRATIONS, Storage, merge_unchanged, storage_errors
 from shared.validation import check_base_url, check_integration_id, check_resolution
 
 # How stale a cached integration row may be where callers accept one (``max_age``).
@@ -227,14 +227,7 @@ class Integrations:
             if entity.get("Status") == "removed":
                 raise IntegrationRemoved(integration_id)
             entity.update(change(entity))
-            try:
-                self._table.update_entity(
-                    entity, mode=UpdateMode.MERGE, match_condition=MatchConditions.IfNotModified
-                )
-            except ResourceModifiedError:
-                raise AlreadyExists(
-                    "the integration changed at the same time; run the command again"
-                ) from None
+            merge_unchanged(self._table, entity, "the integration")
         self._forget(integration_id)
 
     def update(

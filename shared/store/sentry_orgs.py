@@ -6,16 +6,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, UpdateMode
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.data.tables import TableClient
 
 from shared.credentials import check_setting_name
 from shared.errors import AlreadyExists, InvalidInput, NotFound
 from shared.store.integrations import Integrations, forget_integration
 from shared.store.keys import issue_prefix, prefix_range, sentry_org_row
 from shared.store.records import Integration, SentryOrg, sentry_org_from
-from shared.store.storage import INTEGRATIONS, LINKS, Storage, delete_rows, storage_errors
+from shared.store.storage import (
+    INTEGRATIONS,
+    LINKS,
+    Storage,
+    delete_rows,
+    merge_unchanged,
+    storage_errors,
+)
 from shared.validation import check_base_url, check_installation_uuid, check_slug
 
 
@@ -122,14 +128,7 @@ class SentryOrgs:
                     f"integration {integration.id} has no Sentry organization {slug}"
                 ) from None
             entity.update(changes)
-            try:
-                self._table.update_entity(
-                    entity, mode=UpdateMode.MERGE, match_condition=MatchConditions.IfNotModified
-                )
-            except ResourceModifiedError:
-                raise AlreadyExists(
-                    "the Sentry organization changed at the same time; try again"
-                ) from None
+            merge_unchanged(self._table, entity, "the Sentry organization")
         forget_integration(self._storage, integration.id)
         return sentry_org_from(entity)
 

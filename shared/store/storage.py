@@ -14,22 +14,25 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
+from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
     ResourceExistsError,
+    ResourceModifiedError,
     ServiceRequestError,
     ServiceResponseError,
 )
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from azure.storage.queue import (
     QueueClient,
     TextBase64DecodePolicy,
     TextBase64EncodePolicy,
 )
 
-from shared.errors import ConfigurationError, StorageRejected, StorageUnavailable
+from shared.errors import AlreadyExists, ConfigurationError, StorageRejected, StorageUnavailable
 from shared.settings import STORAGE_SETTING, Settings, load_settings
 
 # Table names, before the optional TABLE_PREFIX.
@@ -186,6 +189,18 @@ def decode_queued(raw: str) -> str | None:
 def get_storage() -> Storage:
     """The process-wide ``Storage`` for the current app settings."""
     return _storage_for(load_settings())
+
+
+def merge_unchanged(table: TableClient, entity: Any, what: str) -> None:
+    """Write ``entity`` (read moments ago, then changed) back, conditional on its ETag; if
+    someone wrote it in between, ``AlreadyExists`` says to try again (call inside
+    ``storage_errors``)."""
+    try:
+        table.update_entity(
+            entity, mode=UpdateMode.MERGE, match_condition=MatchConditions.IfNotModified
+        )
+    except ResourceModifiedError:
+        raise AlreadyExists(f"{what} changed at the same time; run the command again") from None
 
 
 _TRANSACTION_LIMIT = 100  # Table Storage's cap for one batch
