@@ -52,9 +52,12 @@ class Reply:
         return json.dumps(self.body, ensure_ascii=False)
 
 
-def error(status: int, reason: str, headers: dict[str, str] | None = None) -> Reply:
-    """``{"error": reason}``: a short, specific reason that never holds a secret."""
-    return Reply(status, {"error": reason}, headers or {})
+def error(
+    status: int, reason: str, headers: dict[str, str] | None = None, key: str = "error"
+) -> Reply:
+    """``{"error": reason}`` (or another ``key``: Sentry shows ``message`` to people): a short,
+    specific reason that never holds a secret."""
+    return Reply(status, {key: reason}, headers or {})
 
 
 class Rejected(SyncError):
@@ -140,7 +143,7 @@ HTTP_ERRORS: tuple[tuple[type[Exception], Refusal], ...] = (
 )  # fmt: skip
 
 
-def reply_for(edge: str, exc: Exception) -> Reply:
+def reply_for(edge: str, exc: Exception, key: str = "error") -> Reply:
     """The one place where an HTTP function's errors become statuses."""
     refusal = next(r for kind, r in HTTP_ERRORS if isinstance(exc, kind))
     status, reason = refusal.status(exc), refusal.reason(exc)
@@ -154,15 +157,15 @@ def reply_for(edge: str, exc: Exception) -> Reply:
             f"{edge}.{outcome}", refusal.level, status=status, error=type(exc).__name__,
             reason=reason,
         )  # fmt: skip
-    return error(status, reason, headers)
+    return error(status, reason, headers, key)
 
 
-def answer(edge: str, work: Callable[[], Reply]) -> Reply:
-    """``work()``'s reply, or the reply its error maps to."""
+def answer(edge: str, work: Callable[[], Reply], key: str = "error") -> Reply:
+    """``work()``'s reply, or the reply its error maps to (the reason under ``key``)."""
     try:
         return work()
     except Exception as exc:  # noqa: BLE001 - mapped, logged and answered in reply_for
-        return reply_for(edge, exc)
+        return reply_for(edge, exc, key)
 
 
 def http_response(reply: Reply) -> func.HttpResponse:

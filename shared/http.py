@@ -36,6 +36,9 @@ class ApiError(SyncError):
         self.service = service
         self.status = status
         self.detail = message
+        # What the service said about a refusal (its "message"/"detail"), cut short; shown to
+        # people where it helps them fix their input (a field rule, an unknown state).
+        self.remote_message: str | None = None
 
     def during(self, call: str) -> ApiError:
         """Name the call that failed (method and path, never the query or a header)."""
@@ -149,6 +152,7 @@ class ApiClient:
         idempotent: bool,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content_type: str | None = None,
     ) -> requests.Response:
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url.lstrip("/")
         parts = urlsplit(url)
@@ -162,7 +166,7 @@ class ApiClient:
         while True:
             attempt += 1
             self._hold_back(started)
-            response, error, wait = self._attempt(method, url, params, json)
+            response, error, wait = self._attempt(method, url, params, json, content_type)
             if error is None:
                 assert response is not None
                 return response
@@ -200,7 +204,12 @@ class ApiClient:
         pause(delay)
 
     def _attempt(
-        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        content_type: str | None = None,
     ) -> tuple[requests.Response | None, ApiError | None, float | None]:
         self.calls += 1
         try:
@@ -209,6 +218,7 @@ class ApiClient:
                 url,
                 params=params,
                 json=body,
+                headers={"Content-Type": content_type} if content_type else None,
                 timeout=(self.policy.connect_timeout, self.policy.read_timeout),
                 allow_redirects=False,
             )
@@ -226,7 +236,9 @@ class ApiClient:
             self._pace(wait)
         if 200 <= status < 300 and status != 203:
             return response, None, None
-        return None, self._error_for(status, wait), wait
+        error = self._error_for(status, wait)
+        error.remote_message = _remote_message(response)
+        return None, error, wait
 
     def _error_for(self, status: int, wait: float | None) -> ApiError:
         if status == 429:
@@ -239,3 +251,15 @@ class ApiClient:
         if status == 408 or status >= 500:
             return ApiUnavailable(self.service, f"service unavailable ({status})", status)
         return ApiRejected(self.service, f"request rejected ({status})", status)
+
+
+def _remote_message(response: requests.Response) -> str | None:
+    """The service's own words about an error (``message`` or ``detail``), if it sent JSON."""
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    text = body.get("message") or body.get("detail") if isinstance(body, dict) else None
+    return " ".join(str(text).split())[:300] if text else None

@@ -35,8 +35,15 @@ class FakeSentry:
     members: dict[str, str] = field(default_factory=dict)  # email -> user id
     calls: list[Call] = field(default_factory=list)
     failures: deque = field(default_factory=deque)  # (status, headers) answered next
+    external_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        external = re.compile(
+            re.escape(f"{self.base_url}api/0/sentry-app-installations/")
+            + r"([\w-]+)/external-issues/(\w+/)?$"
+        )
+        for method in ("POST", "DELETE"):
+            self.rsps.add_callback(method, external, callback=lambda r: self._external(r))
         prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/")
         issue = re.compile(prefix + r"issues/(\w+)/$")
         # Looked up at call time, so a test can wrap a handler.
@@ -96,6 +103,8 @@ class FakeSentry:
             "id": issue_id,
             "shortId": f"PROJ-{issue_id}",
             "title": "ZeroDivisionError: division by zero",
+            "culprit": "billing.invoice in total",
+            "permalink": f"{self.base_url}organizations/{self.org}/issues/{issue_id}/",
             "status": issue["status"],
             "statusDetails": issue.get("status_details", {}),
             "assignedTo": (
@@ -105,6 +114,28 @@ class FakeSentry:
             ),
             "project": {"id": "2", "slug": "backend", "name": "Backend"},
         }
+
+    def _external(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        match = re.search(r"installations/([\w-]+)/external-issues/(\w+)?", request.path_url)
+        installation, external_id = match[1], match[2]
+        if request.method == "DELETE":
+            if external_id not in self.external_issues:
+                return 404, {}, json.dumps({"detail": "not found"})
+            del self.external_issues[external_id]
+            return 204, {}, ""
+        for known_id, known in self.external_issues.items():  # same issue + link: an update
+            if (known["issueId"], known["webUrl"]) == (body["issueId"], body["webUrl"]):
+                known.update(body)
+                return 200, {}, json.dumps({"id": known_id, **known})
+        new_id = str(len(self.external_issues) + 500)
+        self.external_issues[new_id] = {**body, "installation": installation}
+        display = f"{body['project']}#{body['identifier']}"
+        return 201, {}, json.dumps({"id": new_id, "displayName": display, **body})
 
     def _members(self, request: Any) -> tuple[int, dict, str]:
         self.calls.append(Call("GET", request.path_url))
@@ -143,6 +174,19 @@ class FakeAzureDevOps:
     updates: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: int = 0
+    relations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    comments: dict[int, list[str]] = field(default_factory=dict)
+    # project -> work item types and area tree (names only)
+    projects: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {
+            "Fabrikam": {
+                "id": "be9b3917-87e6-42a4-a549-2bc06a7a878f",
+                "types": ["Bug", "Task", "User Story"],
+                "areas": {"name": "Fabrikam", "children": [{"name": "Web"}, {"name": "API"}]},
+            }
+        }
+    )
+    next_id: int = 1000
 
     def __post_init__(self) -> None:
         prefix = re.escape(self.base_url)
@@ -174,13 +218,41 @@ class FakeAzureDevOps:
             re.compile(prefix + r"_apis/wit/workitemsbatch(\?.*)?$"),
             callback=self._batch,
         )
+        self.rsps.add_callback(
+            "PATCH",
+            re.compile(prefix + r"_apis/wit/workitems/\d+(\?.*)?$"),
+            callback=self._patch,
+        )
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workitems/\$([^/?]+)(\?.*)?$"),
+            callback=self._create,
+        )
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workItems/(\d+)/comments(\?.*)?$"),
+            callback=self._comment,
+        )
+        self.rsps.add_callback(
+            responses.GET, re.compile(prefix + r"_apis/projects(\?.*)?$"), callback=self._projects
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workitemtypes(\?.*)?$"),
+            callback=self._types,
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/areas(\?.*)?$"),
+            callback=self._areas,
+        )
 
-    def _check(self, request: Any) -> tuple[int, dict, str] | None:
+    def _check(self, request: Any, version: str = "7.1") -> tuple[int, dict, str] | None:
         expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return 401, {}, ""
         assert request.headers.get("X-TFS-FedAuthRedirect") == "Suppress"
-        assert request.params.get("api-version") == "7.1"
+        assert request.params.get("api-version") == version
         if self.failures:
             status, headers = self.failures.popleft()
             if status == "timeout":
@@ -202,7 +274,114 @@ class FakeAzureDevOps:
         item_id = int(request.path_url.split("?")[0].rsplit("/", 1)[-1])
         if item_id not in self.work_items:
             return 404, {}, json.dumps({"message": "TF401232: Work item does not exist"})
-        return 200, {}, json.dumps({"id": item_id, "rev": 1, "fields": self.work_items[item_id]})
+        return 200, {}, json.dumps(self._item_json(item_id, request.params.get("$expand")))
+
+    def _item_json(self, item_id: int, expand: str | None = "relations") -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "id": item_id,
+            "rev": self.revs.get(item_id, 1),
+            "fields": self.work_items[item_id],
+        }
+        if expand == "relations":
+            answer["relations"] = self.relations.get(item_id, [])
+        return answer
+
+    def _patch(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("PATCH", request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        assert request.headers["Content-Type"] == "application/json-patch+json"
+        item_id = int(request.path_url.split("?")[0].rsplit("/", 1)[-1])
+        if item_id not in self.work_items:
+            return 404, {}, json.dumps({"message": "TF401232: Work item does not exist"})
+        self._apply(item_id, body)
+        return 200, {}, json.dumps(self._item_json(item_id))
+
+    def _apply(self, item_id: int, operations: list[dict[str, Any]]) -> None:
+        for op in operations:
+            if op["path"].startswith("/fields/"):
+                self.work_items[item_id][op["path"].removeprefix("/fields/")] = op["value"]
+            elif op["path"] == "/relations/-":
+                known = self.relations.setdefault(item_id, [])
+                if any(r["url"] == op["value"]["url"] for r in known):
+                    raise AssertionError("the same relation added twice")
+                known.append(op["value"])
+        self.revs[item_id] = self.revs.get(item_id, 1) + 1
+
+    def _create(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        assert request.headers["Content-Type"] == "application/json-patch+json"
+        match = re.search(r"/([^/]+)/_apis/wit/workitems/\$([^/?]+)", request.path_url)
+        from urllib.parse import unquote
+
+        project, kind = unquote(match[1]), unquote(match[2])
+        if project not in self.projects:
+            return 404, {}, json.dumps({"message": f"TF200016: project {project} not found"})
+        if kind not in self.projects[project]["types"]:
+            return 404, {}, json.dumps({"message": f"VS402323: type {kind} not found"})
+        fields = {op["path"].removeprefix("/fields/"): op["value"] for op in body if op["path"].startswith("/fields/")}
+        if "System.AreaPath" in fields and not str(fields["System.AreaPath"]).startswith(project):
+            return 400, {"Content-Type": "application/json"}, json.dumps(
+                {"message": "TF401320: Rule Error for field Area Path. Error code: Required, InvalidListValue."}
+            )
+        self.next_id += 1
+        item_id = self.next_id
+        self.work_items[item_id] = {
+            "System.TeamProject": project,
+            "System.WorkItemType": kind,
+            "System.State": "New",
+        }
+        self._apply(item_id, body)
+        return 200, {}, json.dumps(self._item_json(item_id))
+
+    def _comment(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        failed = self._check(request, "7.1-preview.4")
+        if failed:
+            return failed
+        item_id = int(re.search(r"workItems/(\d+)/comments", request.path_url)[1])
+        self.comments.setdefault(item_id, []).append(body["text"])
+        return 200, {}, json.dumps({"id": len(self.comments[item_id]), "text": body["text"]})
+
+    def _projects(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        value = [{"id": p["id"], "name": name} for name, p in self.projects.items()]
+        return 200, {}, json.dumps({"count": len(value), "value": value})
+
+    def _types(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        from urllib.parse import unquote
+
+        project = unquote(re.search(r"/([^/]+)/_apis/wit/workitemtypes", request.path_url)[1])
+        if project not in self.projects:
+            return 404, {}, json.dumps({"message": "TF200016: project not found"})
+        value = [{"name": t, "isDisabled": False} for t in self.projects[project]["types"]]
+        return 200, {}, json.dumps({"count": len(value), "value": value})
+
+    def _areas(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        from urllib.parse import unquote
+
+        project = unquote(re.search(r"/([^/]+)/_apis/wit/classificationnodes", request.path_url)[1])
+        if project not in self.projects:
+            return 404, {}, json.dumps({"message": "TF200016: project not found"})
+        return 200, {}, json.dumps(self.projects[project]["areas"])
 
     def _wiql(self, request: Any) -> tuple[int, dict, str]:
         body = json.loads(request.body)
@@ -210,14 +389,19 @@ class FakeAzureDevOps:
         failed = self._check(request)
         if failed:
             return failed
-        match = re.search(r"\[System.Title\] CONTAINS '((?:[^']|'')*)'", body["query"])
-        assert match, body["query"]
-        needle = match[1].replace("''", "'").casefold()
         top = int(request.params.get("$top", "20000"))
+        exact = re.search(r"\[System.Title\] = '((?:[^']|'')*)'", body["query"])
+        match = re.search(r"\[System.Title\] CONTAINS '((?:[^']|'')*)'", body["query"])
+        assert match or exact, body["query"]
+        needle = (match or exact)[1].replace("''", "'").casefold()
         ids = [
             item_id
             for item_id, fields in sorted(self.work_items.items(), reverse=True)
-            if needle in str(fields.get("System.Title", "")).casefold()
+            if (
+                needle == str(fields.get("System.Title", "")).casefold()
+                if exact
+                else needle in str(fields.get("System.Title", "")).casefold()
+            )
         ][:top]
         return (
             200,

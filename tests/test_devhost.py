@@ -85,6 +85,7 @@ def test_loads_this_app(app_env):
         "SearchIssues",
         "SubscriptionCheck",
         "SentryWebhook",
+        "SentryIssueLink",
     }
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 

@@ -12,14 +12,21 @@ from pydantic import ValidationError
 
 from shared.azure_devops import paths
 from shared.azure_devops.fields import FIELD_ID, FIELD_TITLE
-from shared.azure_devops.paths import API_VERSION
+from shared.azure_devops.paths import API_VERSION, COMMENTS_API_VERSION
 from shared.azure_devops.shapes import (
     INDEX_NOT_READY,
+    JSON_PATCH,
+    ClassificationNode,
+    Project,
+    ProjectList,
     SearchOutcome,
     SearchResponse,
     StateList,
     WiqlResponse,
+    WorkItem,
     WorkItemState,
+    WorkItemType,
+    WorkItemTypeList,
     json_object,
     wiql_string,
 )
@@ -198,3 +205,105 @@ class AzureDevOpsClient(ApiClient):
             if len(page) < 200:
                 return updates
             skip += len(page)
+
+    # -- issue links: reading, creating and linking work items ---------------------------------
+
+    def work_item(self, work_item_id: int, *, relations: bool = False) -> WorkItem:
+        params: dict[str, Any] = {"api-version": API_VERSION}
+        if relations:
+            params["$expand"] = "relations"
+        response = self.request(
+            "GET", paths.work_item(work_item_id), idempotent=True, params=params
+        )
+        return self._model(WorkItem, response.content, "work item")
+
+    def create_work_item(
+        self, project: str, work_item_type: str, operations: list[dict[str, Any]]
+    ) -> WorkItem:
+        # Not idempotent: the caller records its intent first (``store.creations``).
+        response = self.request(
+            "POST",
+            paths.work_item_create(project, work_item_type),
+            idempotent=False,
+            params={"api-version": API_VERSION},
+            json=operations,
+            content_type=JSON_PATCH,
+        )
+        return self._model(WorkItem, response.content, "work item create")
+
+    def update_work_item(self, work_item_id: int, operations: list[dict[str, Any]]) -> WorkItem:
+        # Callers send operations that are safe to repeat, or guard them with a /rev test.
+        response = self.request(
+            "PATCH",
+            paths.work_item(work_item_id),
+            idempotent=False,
+            params={"api-version": API_VERSION},
+            json=operations,
+            content_type=JSON_PATCH,
+        )
+        return self._model(WorkItem, response.content, "work item update")
+
+    def add_comment(self, project: str, work_item_id: int, html: str) -> int:
+        """Add a comment (HTML, which every version renders); returns its id."""
+        response = self.request(
+            "POST",
+            paths.work_item_comments(project, work_item_id),
+            idempotent=False,
+            params={"api-version": COMMENTS_API_VERSION},
+            json={"text": html},
+        )
+        return int(json_object(self.service, response.content).get("id") or 0)
+
+    def work_items_titled(self, project: str, title: str, created_on_or_after: str) -> list[int]:
+        """Ids of the project's work items with exactly this title, created on or after the
+        day ``created_on_or_after`` (``YYYY-MM-DD``), newest first."""
+        where = (
+            f"[System.TeamProject] = @project AND [System.Title] = {wiql_string(title)} "
+            f"AND [System.CreatedDate] >= {wiql_string(created_on_or_after)}"
+        )
+        response = self.request(
+            "POST",
+            paths.wiql(project),
+            idempotent=True,  # a query changes nothing
+            params={"$top": 20, "api-version": API_VERSION},
+            # The only user text in it went through wiql_string.
+            json={
+                "query": f"SELECT [System.Id] FROM WorkItems WHERE {where} "  # noqa: S608
+                "ORDER BY [System.Id] DESC"
+            },
+        )
+        return [item.id for item in self._model(WiqlResponse, response.content, "WIQL").work_items]
+
+    def projects(self) -> list[Project]:
+        response = self.request(
+            "GET",
+            paths.PROJECTS,
+            idempotent=True,
+            params={"api-version": API_VERSION, "$top": 500},
+        )
+        return self._model(ProjectList, response.content, "projects").value
+
+    def work_item_types(self, project: str) -> list[WorkItemType]:
+        response = self.request(
+            "GET",
+            paths.work_item_types(project),
+            idempotent=True,
+            params={"api-version": API_VERSION},
+        )
+        return self._model(WorkItemTypeList, response.content, "work item types").value
+
+    def area_paths(self, project: str) -> list[str]:
+        response = self.request(
+            "GET",
+            paths.area_paths(project),
+            idempotent=True,
+            params={"api-version": API_VERSION, "$depth": 10},
+        )
+        return self._model(ClassificationNode, response.content, "area paths").paths()
+
+    def _model(self, model: Any, content: bytes, what: str) -> Any:
+        try:
+            return model.model_validate_json(content)
+        except ValidationError:
+            raise ApiRejected(self.service, f"unexpected answer to the {what} request") from None
+

@@ -9,8 +9,12 @@ from shared.http import segment
 
 API_VERSION = "7.1"
 
+# Work item comments are a preview API on every version that has them (Server 2020+).
+COMMENTS_API_VERSION = "7.1-preview.4"
+
 WORK_ITEMS_BATCH = "_apis/wit/workitemsbatch"
 SUBSCRIPTIONS = "_apis/hooks/subscriptions"
+PROJECTS = "_apis/projects"
 
 
 def _in_project(project: str | None) -> str:
@@ -19,6 +23,28 @@ def _in_project(project: str | None) -> str:
 
 def work_item(work_item_id: int, project: str | None = None) -> str:
     return f"{_in_project(project)}_apis/wit/workitems/{int(work_item_id)}"
+
+
+def work_item_create(project: str, work_item_type: str) -> str:
+    # The type goes after a literal "$" (quoted like any name).
+    return f"{segment(project)}/_apis/wit/workitems/${segment(work_item_type)}"
+
+
+def work_item_comments(project: str, work_item_id: int) -> str:
+    return f"{segment(project)}/_apis/wit/workItems/{int(work_item_id)}/comments"
+
+
+def work_item_types(project: str) -> str:
+    return f"{segment(project)}/_apis/wit/workitemtypes"
+
+
+def area_paths(project: str) -> str:
+    return f"{segment(project)}/_apis/wit/classificationnodes/areas"
+
+
+def work_item_web_url(base_url: str, project: str, work_item_id: int) -> str:
+    """Where people open a work item (``{org}/{project}/_workitems/edit/{id}``)."""
+    return f"{base_url.rstrip('/')}/{segment(project)}/_workitems/edit/{int(work_item_id)}"
 
 
 def work_item_updates(work_item_id: int) -> str:

@@ -58,6 +58,83 @@ class StateList(BaseModel):
     value: list[WorkItemState]
 
 
+class Project(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    name: str
+
+
+class ProjectList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: list[Project]
+
+
+class WorkItemType(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    name: str
+    is_disabled: bool = Field(False, alias="isDisabled")
+
+
+class WorkItemTypeList(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: list[WorkItemType]
+
+
+class ClassificationNode(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: str
+    children: list[ClassificationNode] = []
+
+    def paths(self, parent: str = "") -> list[str]:
+        """Area paths as the System.AreaPath field takes them: ``Project\\Team\\Sub``."""
+        own = f"{parent}\\{self.name}" if parent else self.name
+        return [own, *(p for child in self.children for p in child.paths(own))]
+
+
+class Relation(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    rel: str
+    url: str
+
+
+class WorkItem(BaseModel):
+    """A work item as ``GET _apis/wit/workitems/{id}`` answers (with ``$expand=relations``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: int
+    rev: int = 0
+    fields: dict[str, Any] = {}
+    relations: list[Relation] | None = None
+
+    def has_hyperlink(self, url: str) -> bool:
+        return any(r.rel == HYPERLINK and r.url == url for r in self.relations or ())
+
+
+HYPERLINK = "Hyperlink"
+JSON_PATCH = "application/json-patch+json"
+
+
+def set_field(name: str, value: Any) -> dict[str, Any]:
+    """A JSON Patch operation that sets a field."""
+    return {"op": "add", "path": f"/fields/{name}", "value": value}
+
+
+def add_hyperlink(url: str, comment: str) -> dict[str, Any]:
+    """A JSON Patch operation that adds a Hyperlink relation."""
+    return {
+        "op": "add",
+        "path": "/relations/-",
+        "value": {"rel": HYPERLINK, "url": url, "attributes": {"comment": comment}},
+    }
+
+
 def wiql_string(text: str) -> str:
     """A WIQL string literal: single quotes, embedded quotes doubled."""
     return "'" + text.replace("'", "''") + "'"

@@ -6,10 +6,12 @@ import argparse
 from typing import Any, TextIO
 
 from shared.cli.output import id_argument, print_json
+from shared.errors import NotFound
+from shared.issue_links.schema import issue_link_schema, webhook_url
 from shared.store.integrations import Integrations
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
-from shared.validation import RESOLUTION_STRATEGIES
+from shared.validation import RESOLUTION_STRATEGIES, check_base_url
 
 
 def add_parser(groups: Any) -> None:
@@ -71,6 +73,15 @@ def add_parser(groups: Any) -> None:
     done.add_argument("--project", required=True, help="project name or id, or * for any")
     done.add_argument("--type", required=True, help="work item type, or * for any")
     done.add_argument("--states", default="", help="comma-separated state names, e.g. Done,Closed")
+    sentry_schema = actions.add_parser(
+        "sentry-schema",
+        help="print the webhook URL and UI schema to paste into the Sentry internal integration",
+    )
+    id_argument(sentry_schema)
+    sentry_schema.add_argument("--org", required=True, help="Sentry organization slug")
+    sentry_schema.add_argument(
+        "--app-url", required=True, help="the function app's URL, e.g. https://<app>.azurewebsites.net"
+    )
     sentry_remove = actions.add_parser("sentry-remove", help="remove a Sentry organization")
     id_argument(sentry_remove)
     sentry_remove.add_argument("--org", required=True, help="Sentry organization slug")
@@ -161,6 +172,18 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         states = [s for s in (args.states or "").split(",") if s.strip()]
         integration = integrations.set_done_states(args.id, args.project, args.type, states)
         print_json([m.to_public() for m in integration.done_states], out)
+    elif args.action == "sentry-schema":
+        integration = integrations.get(args.id, with_orgs=True)
+        if integration.sentry_org(args.org) is None:
+            raise NotFound(f"integration {integration.id} has no Sentry organization {args.org}")
+        app_url = check_base_url(args.app_url, "the app URL")
+        print_json(
+            {
+                "webhookUrl": webhook_url(app_url, integration.id, args.org),
+                "schema": issue_link_schema(integration.id, args.org),
+            },
+            out,
+        )
     elif args.action == "sentry-remove":
         SentryOrgs(storage).remove(args.id, args.org)
         out.write(f"Sentry organization {args.org} removed from integration {args.id}.\n")

@@ -39,7 +39,7 @@ def handle_search(
     def work() -> Reply:
         request = read_request(params)
         integration = _integration(integration_id, storage)
-        _check_signature(integration, lowered)
+        _check_signature(integration, params.get("installationId"), lowered)
         return Reply(200, search(integration, request.text, request.project, request.limit))
 
     return answer("search", work)
@@ -50,14 +50,26 @@ def _integration(integration_id: str | None, storage: Storage | None) -> Integra
         checked = check_integration_id(integration_id or "")
     except InvalidInput:
         raise IntegrationNotFound(str(integration_id)) from None
-    return Integrations(storage or get_storage()).get(checked)
+    return Integrations(storage or get_storage()).get(checked, with_orgs=True)
 
 
-def _check_signature(integration: Integration, headers: Mapping[str, str]) -> None:
-    """Sentry signs select-field requests with HMAC-SHA256 of an empty body."""
-    if not integration.sentry_app_secret_setting:
+def _check_signature(
+    integration: Integration, installation_id: str | None, headers: Mapping[str, str]
+) -> None:
+    """Sentry signs select-field requests with HMAC-SHA256 of an empty body, made with the
+    client secret of the installation it names (``installationId``)."""
+    setting = integration.sentry_app_secret_setting
+    if installation_id:
+        wanted = installation_id.strip().lower()
+        org = next(
+            (o for o in integration.sentry_orgs if o.installation_uuid == wanted), None
+        )
+        if org is None or not org.client_secret_setting:
+            raise Rejected(401, "unknown installationId, or no client secret configured for it")
+        setting = org.client_secret_setting
+    if not setting:
         return  # the function key guards the endpoint
-    secret = token_from_setting(integration.sentry_app_secret_setting)
+    secret = token_from_setting(setting)
     if not app_signature_matches(secret, b"", headers.get(APP_SIGNATURE_HEADER)):
         raise Rejected(401, "missing or wrong Sentry-App-Signature")
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shared.http import ApiClient, ApiRejected, RetryPolicy
 from shared.sentry import paths
-from shared.sentry.shapes import Member, SentryIssue
+from shared.sentry.shapes import ExternalIssue, Member, SentryIssue
 
 MEMBER_CACHE_SECONDS = 600.0
 
@@ -71,3 +71,32 @@ class SentryClient(ApiClient):
         user_id = next((m.user.id for m in members if m.user is not None), None)
         self._members[key] = (time.monotonic() + MEMBER_CACHE_SECONDS, user_id)
         return user_id
+
+    def register_external_issue(
+        self, installation_uuid: str, issue_id: str, web_url: str, project: str, identifier: str
+    ) -> str:
+        """Show a link made outside Sentry's issue-link form in the issue's sidebar; creating
+        the same link again updates it (safe to retry). Returns its id."""
+        response = self.request(
+            "POST",
+            paths.external_issues(installation_uuid),
+            idempotent=True,
+            json={
+                "issueId": int(issue_id),
+                "webUrl": web_url,
+                "project": project,
+                "identifier": identifier,
+            },
+        )
+        try:
+            return ExternalIssue.model_validate_json(response.content).id
+        except ValidationError:
+            raise ApiRejected(
+                self.service, "unexpected answer to the external issue request"
+            ) from None
+
+    def delete_external_issue(self, installation_uuid: str, external_issue_id: str) -> None:
+        self.request(
+            "DELETE", paths.external_issue(installation_uuid, external_issue_id), idempotent=True
+        )
+

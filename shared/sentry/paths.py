@@ -11,3 +11,11 @@ def issue(org: str, issue_id: str) -> str:
 
 def members(org: str) -> str:
     return f"api/0/organizations/{segment(org)}/members/"
+
+
+def external_issues(installation_uuid: str) -> str:
+    return f"api/0/sentry-app-installations/{segment(installation_uuid)}/external-issues/"
+
+
+def external_issue(installation_uuid: str, external_issue_id: str) -> str:
+    return f"{external_issues(installation_uuid)}{segment(external_issue_id)}/"

@@ -20,6 +20,9 @@ class SentryIssue(BaseModel):
     id: str
     status: str
     assigned_to: Assignee | None = Field(None, alias="assignedTo")
+    title: str | None = None
+    culprit: str | None = None
+    permalink: str | None = None
 
     @property
     def assignee_user_id(self) -> str | None:
@@ -56,3 +59,10 @@ def status_update(status: str) -> dict[str, str]:
 def assignee_update(user_id: str | None) -> dict[str, str]:
     """The issue update that assigns a user (None: nobody)."""
     return {ASSIGNED_TO: f"user:{user_id}" if user_id is not None else ""}
+
+
+class ExternalIssue(BaseModel):
+    """A link Sentry shows in the issue's sidebar (``project#identifier``)."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str

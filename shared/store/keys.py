@@ -14,6 +14,9 @@ range query (``store.links``; its memory columns: ``store.link_memory``):
     ``w:<work item>:~p:<slug>:<issue id>``   repair mark (``store.link_memory``)
     ``w:<work item>:~r:<rev, 10 digits>``    delivery marker (``store.deliveries``)
     ``w:<work item>:~seen``                  reconcile watermark (``store.deliveries``)
+  and, apart from links:
+    ``c:<slug>:<issue id>:<digest>``          a work item create asked for from Sentry
+                                            (``store.creations``)
 
 ``statecache``, partition = integration: ``<project>:<work item type>``, percent-encoded
 (``store.state_cache``).
@@ -108,6 +111,10 @@ def marked_link_row(row_key: str) -> str | None:
     """The link row a repair mark's row key names, or None if ``row_key`` is no mark."""
     prefix, found, slug_issue = row_key.partition(_REPAIR)
     return prefix + slug_issue if found else None
+
+
+def creation_row(slug: str, issue_id: str, digest: str) -> str:
+    return f"c:{slug}:{issue_id}:{digest}"
 
 
 def delivery_row(work_item_id: int, rev: int) -> str:

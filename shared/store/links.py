@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from azure.data.tables import TableClient, TableTransactionError
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 
 from shared.errors import AlreadyExists, NotFound
 from shared.store.integrations import Integrations
@@ -66,6 +67,34 @@ class Links:
                     ) from None
                 raise
         return Link(integration.id, work_item_id, slug, issue_id, created_at=now)
+
+    def issue_side(
+        self, integration_id: str, work_item_id: int, slug: str, issue_id: str
+    ) -> Link | None:
+        """The link's ``s:`` row (where the Sentry external issue id is kept), or None."""
+        with storage_errors():
+            try:
+                row = self._table.get_entity(
+                    integration_id, issue_row(slug, issue_id, work_item_id)
+                )
+            except ResourceNotFoundError:
+                return None
+        return link_from_row(row)
+
+    def set_external_issue(self, link: Link, external_issue_id: str) -> None:
+        """Remember how Sentry shows the link (its external issue id), on the ``s:`` row."""
+        with storage_errors():
+            try:
+                self._table.update_entity(
+                    {
+                        "PartitionKey": link.integration_id,
+                        "RowKey": issue_row(link.sentry_org, link.issue_id, link.work_item_id),
+                        "ExternalIssueId": external_issue_id,
+                    },
+                    mode=UpdateMode.MERGE,
+                )
+            except ResourceNotFoundError:
+                raise NotFound("the link was removed meanwhile") from None
 
     def remove(self, integration_id: str, work_item_id: int, slug: str, issue_id: str) -> None:
         integration = Integrations(self._storage).get(integration_id)

@@ -130,6 +130,7 @@ class Link:
     created_at: datetime | None = None
     touched_at: datetime | None = None
     etag: str | None = None
+    external_issue_id: str | None = None  # on the ``s:`` row: the link as Sentry shows it
 
     @property
     def memory(self) -> LinkMemory:
@@ -153,7 +154,7 @@ class Link:
         return work_item_row(self.work_item_id, self.sentry_org, self.issue_id)
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "workItemId": self.work_item_id,
             "sentryOrg": self.sentry_org,
             "issueId": self.issue_id,
@@ -163,6 +164,9 @@ class Link:
             "pending": sorted(self.pending),
             "createdAt": self.created_at.isoformat() if self.created_at else None,
         }
+        if self.external_issue_id:
+            shown["externalIssueId"] = self.external_issue_id
+        return shown
 
 
 # -- what a link remembers (written by ``store.link_memory``) ---------------------------------
@@ -270,5 +274,6 @@ def link_from_row(entity: Any) -> Link:
         lease_until=entity.get("LeaseUntil"),
         created_at=entity.get("CreatedAt"),
         touched_at=getattr(entity, "metadata", {}).get("timestamp"),
+        external_issue_id=entity.get("ExternalIssueId") or None,
         etag=getattr(entity, "metadata", {}).get("etag"),
     )

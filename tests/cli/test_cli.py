@@ -31,6 +31,11 @@ def _secret_from(output: str) -> str:
 
 @pytest.fixture
 def added(app_env, monkeypatch):
+    return add_integration(app_env, monkeypatch)
+
+
+def add_integration(app_env, monkeypatch) -> str:
+    """Integration COLLECTION with Sentry organization acme; returns the webhook secret."""
     monkeypatch.setenv("ADO_PAT_OUNO", "pat-value-never-printed")
     monkeypatch.setenv("SENTRY_TOKEN_ACME", "sntrys_token_never_printed")
     app_env.secrets += ["pat-value-never-printed", "sntrys_token_never_printed"]

@@ -1,0 +1,110 @@
+"""SentryIssueLink: the issue-link component's requests from Sentry, verified and routed.
+
+``POST /api/sentry/{integrationId}/{org}/issue-link/{link|create}`` and
+``GET /api/sentry/{integrationId}/{org}/issue-link/{work-items|projects|types|areas}``
+(authLevel ``anonymous``: Sentry replaces the URL's query, so no function key can ride along;
+every request is verified with the organization's client secret instead).
+
+Errors answer ``{"message": ...}``, which Sentry shows to the person: 400 names the field (or
+what Azure DevOps said about it), 401 a wrong or missing ``Sentry-App-Signature`` or an
+installation other than the organization's, 404 an unknown integration, organization or
+request, 409 a create already under way, 502/503/504 Azure DevOps failing (503 with
+``Retry-After`` when throttled). Never 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import ValidationError
+
+from shared.credentials import token_from_setting
+from shared.doors import Rejected, Reply, answer
+from shared.errors import InvalidInput
+from shared.issue_links import create, link, options, schema
+from shared.issue_links.request import Handler, UiRequest
+from shared.router import Router
+from shared.sentry.components import IssueLinkRequest, SelectRequest
+from shared.sentry.signatures import APP_SIGNATURE_HEADER, app_signature_matches
+from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.storage import Storage, get_storage
+from shared.validation import check_integration_id, check_slug, describe_invalid
+
+EDGE = "issue_link"
+MAX_BODY_BYTES = 256 * 1024
+
+ROUTES: Router[Handler] = Router()
+ROUTES.add("post.link", link.link)
+ROUTES.add("post.create", create.create)
+ROUTES.add(f"get.{schema.WORK_ITEMS}", options.work_items)
+ROUTES.add(f"get.{schema.PROJECTS}", options.projects)
+ROUTES.add(f"get.{schema.TYPES}", options.work_item_types)
+ROUTES.add(f"get.{schema.AREAS}", options.area_paths)
+
+
+def handle_issue_link(
+    integration_id: str | None,
+    org: str | None,
+    action: str | None,
+    method: str,
+    body: bytes,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    storage: Storage | None = None,
+) -> Reply:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return answer(
+        EDGE,
+        lambda: _handle(integration_id, org, action, method, body, params, lowered, storage),
+        key="message",
+    )
+
+
+def _handle(
+    integration_id: str | None,
+    slug: str | None,
+    action: str | None,
+    method: str,
+    body: bytes,
+    params: Mapping[str, str],
+    headers: Mapping[str, str],
+    storage: Storage | None,
+) -> Reply:
+    if len(body) > MAX_BODY_BYTES:
+        raise Rejected(413, f"body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        integration_id, slug = check_integration_id(integration_id or ""), check_slug(slug or "")
+    except InvalidInput:
+        raise Rejected(404, "unknown integration or Sentry organization") from None
+    storage = storage or get_storage()
+    integration = Integrations(storage).get(
+        integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
+    )
+    org = integration.sentry_org(slug)
+    if org is None:
+        raise Rejected(404, "unknown Sentry organization")
+    if not org.client_secret_setting:
+        raise Rejected(401, "no client secret is configured for this organization")
+    secret = token_from_setting(org.client_secret_setting)
+    is_get = method.upper() == "GET"
+    signed = b"" if is_get else body
+    if not app_signature_matches(secret, signed, headers.get(APP_SIGNATURE_HEADER)):
+        raise Rejected(401, "missing or wrong Sentry-App-Signature")
+    handler = ROUTES.route(f"{method.lower()}.{(action or '')[:40]}")
+    if handler is None:
+        raise Rejected(404, "unknown issue-link request")
+    if org.uninstalled:
+        raise Rejected(403, "the integration is uninstalled from this Sentry organization")
+    if is_get:
+        request = UiRequest(storage, integration, org, select=SelectRequest.from_params(params))
+        installation = request.query.installation_id
+    else:
+        try:
+            form = IssueLinkRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise Rejected(400, describe_invalid(exc)) from None
+        request = UiRequest(storage, integration, org, link=form)
+        installation = form.installation_id
+    if org.installation_uuid and (installation or "").strip().lower() != org.installation_uuid:
+        raise Rejected(401, "the request names another installation than this organization's")
+    return handler(request)

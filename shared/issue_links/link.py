@@ -1,0 +1,72 @@
+"""issue-link ``link``: link the Sentry issue to an existing work item."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.azure_devops import paths
+from shared.azure_devops.client import AzureDevOpsClient
+from shared.azure_devops.fields import FIELD_TEAM_PROJECT
+from shared.azure_devops.shapes import add_hyperlink
+from shared.clients import INTERACTIVE, azure_devops_client
+from shared.doors import Rejected, Reply
+from shared.errors import AlreadyExists
+from shared.http import ApiNotFound, ApiRejected
+from shared.issue_links.form import WORK_ITEM, comment_html, read_link
+from shared.issue_links.request import UiRequest
+from shared.log import log_event
+from shared.sentry.components import linked
+from shared.store.links import Links
+
+HYPERLINK_COMMENT = "Sentry issue"
+
+
+def link(request: UiRequest) -> Reply:
+    form, sent = read_link(request.form.fields), request.form
+    client = azure_devops_client(request.integration, INTERACTIVE)
+    try:
+        item = client.work_item(form.work_item_id, relations=True)
+    except ApiNotFound:
+        raise Rejected(
+            400, f"{WORK_ITEM}: work item {form.work_item_id} does not exist (or is not visible)"
+        ) from None
+    project = str(item.fields.get(FIELD_TEAM_PROJECT) or "")
+    store_link(request, item.id)
+    if sent.web_url and not item.has_hyperlink(sent.web_url):
+        add_link_back(client, item.id, sent.web_url)
+    if form.comment:
+        actor = sent.actor.name if sent.actor else None
+        client.add_comment(project, item.id, comment_html(form.comment, actor, sent.web_url))
+    log_event(
+        "issue_link.linked",
+        integration=request.integration.id,
+        sentry_org=request.org.slug,
+        issue=sent.issue_id,
+        work_item=item.id,
+    )
+    web_url = paths.work_item_web_url(request.integration.base_url, project, item.id)
+    return Reply(200, linked(web_url, project, str(item.id)))
+
+
+def store_link(request: UiRequest, work_item_id: int) -> None:
+    """The link, if it is not there yet (Sentry's form may be sent again)."""
+    try:
+        Links(request.storage).add(
+            request.integration.id, work_item_id, request.org.slug, request.form.issue_id
+        )
+    except AlreadyExists:
+        pass
+
+
+def add_link_back(client: AzureDevOpsClient, work_item_id: int, web_url: str) -> None:
+    """A Hyperlink relation from the work item to the Sentry issue; a refusal (the relation
+    appeared meanwhile, a process that forbids links) is logged, not fatal: the link is made."""
+    try:
+        client.update_work_item(work_item_id, [add_hyperlink(web_url, HYPERLINK_COMMENT)])
+    except ApiRejected as exc:
+        log_event(
+            "issue_link.hyperlink_refused",
+            logging.WARNING,
+            work_item=work_item_id,
+            reason=exc.remote_message or exc.detail,
+        )

@@ -1,0 +1,84 @@
+"""Options of the issue-link form's select fields, from Azure DevOps: work items (search),
+projects, the project's work item types and area paths. Lists that change rarely are cached
+in the process for ``CACHE_SECONDS``, as a person opening the form asks for all of them."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from shared.clients import INTERACTIVE, azure_devops_client
+from shared.doors import Reply
+from shared.issue_links.form import PROJECT
+from shared.issue_links.request import UiRequest
+from shared.search.request import DEFAULT_LIMIT, MAX_QUERY_LENGTH
+from shared.search.work_items import search
+from shared.sentry.components import option
+
+CACHE_SECONDS = 60.0
+_lock = threading.Lock()
+_cache: dict[tuple[str, str, str], tuple[float, list[str]]] = {}
+
+
+def _cached(key: tuple[str, str, str], read: Callable[[], list[str]]) -> list[str]:
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    values = read()
+    with _lock:
+        if len(_cache) > 1000:
+            _cache.clear()
+        _cache[key] = (time.monotonic() + CACHE_SECONDS, values)
+    return values
+
+
+def forget_cached_options() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _project(request: UiRequest) -> str | None:
+    value = request.query.dependent_data.get(PROJECT)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def work_items(request: UiRequest) -> Reply:
+    text = " ".join((request.query.query or "").split())[:MAX_QUERY_LENGTH]
+    if not text:
+        return Reply(200, [])
+    return Reply(200, search(request.integration, text, None, DEFAULT_LIMIT))
+
+
+def projects(request: UiRequest) -> Reply:
+    client = azure_devops_client(request.integration, INTERACTIVE)
+    names = _cached(
+        (request.integration.id, "projects", ""),
+        lambda: sorted((p.name for p in client.projects()), key=str.casefold),
+    )
+    return Reply(200, [option(name, name) for name in names])
+
+
+def work_item_types(request: UiRequest) -> Reply:
+    project = _project(request)
+    if project is None:
+        return Reply(200, [])
+    client = azure_devops_client(request.integration, INTERACTIVE)
+    names = _cached(
+        (request.integration.id, "types", project.casefold()),
+        lambda: [t.name for t in client.work_item_types(project) if not t.is_disabled],
+    )
+    return Reply(200, [option(name, name) for name in names])
+
+
+def area_paths(request: UiRequest) -> Reply:
+    project = _project(request)
+    if project is None:
+        return Reply(200, [])
+    client = azure_devops_client(request.integration, INTERACTIVE)
+    paths = _cached(
+        (request.integration.id, "areas", project.casefold()),
+        lambda: client.area_paths(project),
+    )
+    return Reply(200, [option(path, path) for path in paths])

@@ -1,0 +1,34 @@
+"""What a handler of the issue-link component gets: a request verified with the
+organization's client secret."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from shared.doors import Reply
+from shared.sentry.components import IssueLinkRequest, SelectRequest
+from shared.store.records import Integration, SentryOrg
+from shared.store.storage import Storage
+
+
+@dataclass(frozen=True)
+class UiRequest:
+    storage: Storage
+    integration: Integration
+    org: SentryOrg
+    link: IssueLinkRequest | None = None  # POST link / create
+    select: SelectRequest | None = None  # GET options
+
+    @property
+    def form(self) -> IssueLinkRequest:
+        assert self.link is not None
+        return self.link
+
+    @property
+    def query(self) -> SelectRequest:
+        assert self.select is not None
+        return self.select
+
+
+Handler = Callable[[UiRequest], Reply]

@@ -1,0 +1,115 @@
+"""CLI commands for the Sentry side: organization settings, the schema to paste into Sentry,
+and links made with the CLI shown in (and removed from) the Sentry issue."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import FakeAzureDevOps, FakeSentry
+from test_cli import COLLECTION, add_integration, run
+
+INSTALLATION = "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"
+
+
+@pytest.fixture
+def added(app_env, monkeypatch):
+    return add_integration(app_env, monkeypatch)
+
+
+def test_sentry_add_and_update_set_the_client_secret_and_installation(added):
+    code, out, err = run(
+        "integration", "sentry-update", COLLECTION, "--org", "acme",
+        "--client-secret-setting", "SENTRY_SECRET_ACME", "--installation", INSTALLATION.upper(),
+    )  # fmt: skip
+    assert code == 0, err
+    shown = json.loads(out)
+    assert shown["clientSecretSetting"] == "SENTRY_SECRET_ACME"
+    assert shown["installationUuid"] == INSTALLATION
+    code, out, _ = run("integration", "sentry-update", COLLECTION, "--org", "acme",
+                       "--client-secret-setting", "")  # fmt: skip
+    assert json.loads(out)["clientSecretSetting"] is None
+    for bad, message in (
+        (["--installation", "nope"], "is not a Sentry installation uuid"),
+        (["--client-secret-setting", "9bad"], "is not an app setting name"),
+        ([], "nothing to change"),
+    ):
+        code, _, err = run("integration", "sentry-update", COLLECTION, "--org", "acme", *bad)
+        assert code == 1 and message in err
+    code, _, err = run("integration", "sentry-update", COLLECTION, "--org", "zzz", "--base-url",
+                       "https://sentry.io/")  # fmt: skip
+    assert code == 1 and "no Sentry organization zzz" in err
+
+
+def test_the_schema_names_every_uri_with_its_full_path(added):
+    code, out, err = run(
+        "integration", "sentry-schema", COLLECTION, "--org", "acme",
+        "--app-url", "https://syncapp.azurewebsites.net/",
+    )  # fmt: skip
+    assert code == 0, err
+    printed = json.loads(out)
+    base = f"/api/sentry/{COLLECTION}/acme"
+    assert printed["webhookUrl"] == f"https://syncapp.azurewebsites.net{base}/webhook"
+    (element,) = printed["schema"]["elements"]
+    assert element["type"] == "issue-link"
+    assert element["link"]["uri"] == f"{base}/issue-link/link"
+    assert element["create"]["uri"] == f"{base}/issue-link/create"
+    selects = [
+        field
+        for form in (element["link"], element["create"])
+        for field in form["required_fields"] + form.get("optional_fields", [])
+        if field["type"] == "select"
+    ]
+    assert {field["uri"] for field in selects} == {
+        f"{base}/issue-link/{name}" for name in ("work-items", "projects", "types", "areas")
+    }
+    assert all(field["uri"].startswith("/api/") and "?" not in field["uri"] for field in selects)
+    code, _, err = run("integration", "sentry-schema", COLLECTION, "--org", "zzz",
+                       "--app-url", "https://x.example/")  # fmt: skip
+    assert code == 1 and "no Sentry organization" in err
+
+
+@pytest.fixture
+def services(added, rsps):
+    run("integration", "sentry-update", COLLECTION, "--org", "acme", "--installation", INSTALLATION)
+    ado = FakeAzureDevOps(rsps, "pat-value-never-printed", base_url="https://dev.azure.com/ouno/")
+    ado.work_items[13] = {"System.TeamProject": "Fabrikam", "System.Title": "Crash"}
+    sentry = FakeSentry(rsps, "https://us.sentry.io/", "acme", "sntrys_token_never_printed")
+    return ado, sentry
+
+
+def test_a_link_made_with_the_cli_shows_in_sentry_and_goes_away_with_it(services):
+    _, sentry = services
+    code, out, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
+                         "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    external_id = json.loads(out)["externalIssueId"]
+    assert sentry.external_issues[external_id] == {
+        "issueId": 9,
+        "webUrl": "https://dev.azure.com/ouno/Fabrikam/_workitems/edit/13",
+        "project": "Fabrikam",
+        "identifier": "13",
+        "installation": INSTALLATION,
+    }
+    code, out, _ = run("link", "list", COLLECTION, "--org", "acme", "--issue", "9")
+    assert json.loads(out)[0]["externalIssueId"] == external_id
+    code, _, err = run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    assert sentry.external_issues == {}
+
+
+def test_a_failed_registration_keeps_the_link_and_a_rerun_completes_it(services):
+    _, sentry = services
+    sentry.failures.extend([(500, {})] * 4)
+    code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 1 and "link stored, but showing it in the Sentry issue failed" in err
+    assert sentry.external_issues == {}
+    code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    assert len(sentry.external_issues) == 1
+    code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 1 and "already linked" in err
