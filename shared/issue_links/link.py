@@ -10,8 +10,9 @@ from shared.azure_devops.fields import FIELD_TEAM_PROJECT
 from shared.azure_devops.shapes import add_hyperlink
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Rejected, Reply
-from shared.errors import AlreadyExists
-from shared.http import ApiNotFound, ApiRejected
+from shared.errors import AlreadyExists, SyncError
+from shared.http import ApiError, ApiNotFound, ApiRejected
+from shared.issue_links import external
 from shared.issue_links.form import WORK_ITEM, comment_html, read_link
 from shared.issue_links.request import UiRequest
 from shared.log import log_event
@@ -49,13 +50,26 @@ def link(request: UiRequest) -> Reply:
 
 
 def store_link(request: UiRequest, work_item_id: int) -> None:
-    """The link, if it is not there yet (Sentry's form may be sent again)."""
+    """The link, if it is not there yet (Sentry's form may be sent again), registered as the
+    installation's external issue so that ``link remove`` can take it off the Sentry issue.
+    Sentry shows the link from our answer anyway, so a failed registration is only logged."""
+    links = Links(request.storage)
+    slug, issue_id = request.org.slug, request.form.issue_id
     try:
-        Links(request.storage).add(
-            request.integration.id, work_item_id, request.org.slug, request.form.issue_id
-        )
+        stored = links.add(request.integration.id, work_item_id, slug, issue_id)
     except AlreadyExists:
-        pass
+        stored = links.issue_side(request.integration.id, work_item_id, slug, issue_id)
+    if stored is None or stored.external_issue_id:
+        return
+    try:
+        external.register(request.storage, request.integration, stored)
+    except (ApiError, SyncError) as exc:
+        log_event(
+            "issue_link.register_failed",
+            logging.WARNING,
+            work_item=work_item_id,
+            error=type(exc).__name__,
+        )
 
 
 def add_link_back(client: AzureDevOpsClient, work_item_id: int, web_url: str) -> None:

@@ -108,6 +108,10 @@ def test_link_an_existing_work_item(ui):
     ]
     (comment,) = ui.ado.comments[31]
     assert "<b>Meredith Heller</b>" in comment and "Same crash" in comment
+    (registered,) = ui.sentry.external_issues.values()
+    assert (registered["issueId"], registered["identifier"]) == (4242, "31")
+    (link,) = ui.stores.links.for_issue(ui.registered.id, DEFAULT_ORG, "4242")
+    assert link.external_issue_id in ui.sentry.external_issues
 
 
 def test_linking_again_adds_nothing_twice(ui):
@@ -115,6 +119,14 @@ def test_linking_again_adds_nothing_twice(ui):
         assert ui.post("link", ui.request("link", {"workItem": 31})).status_code == 200
     assert ui.links() == [(31, "4242")]
     assert len(ui.ado.relations[31]) == 1  # the fake refuses a second identical relation
+    assert len(ui.sentry.external_issues) == 1
+
+
+def test_a_failed_registration_in_sentry_does_not_fail_the_link(ui):
+    ui.sentry.failures.extend([(500, {})] * 4)
+    assert ui.post("link", ui.request("link", {"workItem": 31})).status_code == 200
+    assert ui.links() == [(31, "4242")]
+    assert ui.sentry.external_issues == {}
 
 
 def test_the_fixture_shape_of_a_link_request_is_read(ui):
@@ -167,6 +179,8 @@ def test_create_a_work_item_with_json_patch_and_link_it(ui):
     assert "billing.invoice in total" in ops["/fields/System.Description"]  # the culprit
     assert ops["/relations/-"]["url"] == ISSUE_URL
     assert ui.links() == [(item_id, "4242")]
+    (registered,) = ui.sentry.external_issues.values()
+    assert registered["identifier"] == str(item_id)
 
 
 def test_defaults_come_from_the_sentry_issue_and_the_title_is_cut_to_255(ui):

@@ -1,0 +1,85 @@
+"""End to end through the local host for the Sentry side: a signed Sentry webhook lands on the
+Sentry queue, and an issue-link create makes one work item (JSON Patch), stores the link and
+registers it in Sentry. Azure DevOps and Sentry are faked on 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import requests
+from conftest import load_fixture
+from test_e2e import local_host, router, world  # noqa: F401 - fixtures
+
+INSTALLATION = "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"
+
+
+def _sign(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # noqa: F811
+    integration, stores, ado, _, sentry = world
+    secret = integration.client_secrets["acme"]
+    base = f"{local_host.url}/api/sentry/{integration.id}/acme"
+
+    # 1. installation.created, then an issue event: recorded, then queued.
+    created = load_fixture("sentryapp_installation_created.json")
+    created["data"]["installation"]["organization"]["slug"] = "acme"
+    for resource, payload in (
+        ("installation", created),
+        ("issue", load_fixture("sentryapp_issue_resolved.json")),
+    ):
+        body = json.dumps(payload).encode()
+        response = requests.post(
+            f"{base}/webhook",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "Request-ID": f"req-{resource}",
+                "Sentry-Hook-Resource": resource,
+                "Sentry-Hook-Timestamp": str(int(time.time())),
+                "Sentry-Hook-Signature": _sign(secret, body),
+            },
+            timeout=10,
+        )
+        assert response.status_code in (200, 202), response.text
+    (queued,) = app_env.queued(app_env.sentry_queue_name)
+    assert (queued["v"], queued["resource"], queued["action"]) == (1, "issue", "resolved")
+    org = stores.integrations.get(integration.id, with_orgs=True).sentry_org("acme")
+    assert org.installation_uuid == INSTALLATION
+
+    # 2. The issue-link form creates a work item.
+    sentry.add_issue("4242")
+    issue_url = f"{sentry.base_url}organizations/acme/issues/4242/"
+    form = {
+        "fields": {"project": "Fabrikam", "workItemType": "Bug", "title": "Crash in billing"},
+        "installationId": INSTALLATION,
+        "issueId": "4242",
+        "webUrl": issue_url,
+        "project": {"slug": "backend", "id": "2"},
+        "actor": {"type": "user", "id": "1", "name": "Meredith Heller"},
+    }
+    body = json.dumps(form).encode()
+    response = requests.post(
+        f"{base}/issue-link/create",
+        data=body,
+        headers={"Content-Type": "application/json", "Sentry-App-Signature": _sign(secret, body)},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    item_id = ado.next_id
+    assert response.json() == {
+        "webUrl": f"{ado.base_url}Fabrikam/_workitems/edit/{item_id}",
+        "project": "Fabrikam",
+        "identifier": str(item_id),
+    }
+    (create,) = [c for c in ado.calls if "/_apis/wit/workitems/$Bug" in c.path]
+    assert {"op": "add", "path": "/fields/System.Title", "value": "Crash in billing"} in create.body
+    assert any(op["path"] == "/relations/-" and op["value"]["url"] == issue_url for op in create.body)
+    (link,) = stores.links.for_issue(integration.id, "acme", "4242")
+    assert link.work_item_id == item_id
+    (registered,) = sentry.external_issues.values()
+    assert (registered["issueId"], registered["identifier"]) == (4242, str(item_id))
