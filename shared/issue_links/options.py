@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from shared.azure_devops.client import AzureDevOpsClient
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Reply
 from shared.issue_links.form import PROJECT
@@ -61,24 +62,25 @@ def projects(request: UiRequest) -> Reply:
 
 
 def work_item_types(request: UiRequest) -> Reply:
+    def enabled(client: AzureDevOpsClient, project: str) -> list[str]:
+        return [t.name for t in client.work_item_types(project) if not t.is_disabled]
+
+    return _per_project(request, "types", enabled)
+
+
+def area_paths(request: UiRequest) -> Reply:
+    return _per_project(request, "areas", lambda client, project: client.area_paths(project))
+
+
+def _per_project(
+    request: UiRequest, kind: str, read: Callable[[AzureDevOpsClient, str], list[str]]
+) -> Reply:
+    """Options that depend on the chosen project (none until one is chosen)."""
     project = _project(request)
     if project is None:
         return Reply(200, [])
     client = azure_devops_client(request.integration, INTERACTIVE)
     names = _cached(
-        (request.integration.id, "types", project.casefold()),
-        lambda: [t.name for t in client.work_item_types(project) if not t.is_disabled],
+        (request.integration.id, kind, project.casefold()), lambda: read(client, project)
     )
     return Reply(200, [option(name, name) for name in names])
-
-
-def area_paths(request: UiRequest) -> Reply:
-    project = _project(request)
-    if project is None:
-        return Reply(200, [])
-    client = azure_devops_client(request.integration, INTERACTIVE)
-    paths = _cached(
-        (request.integration.id, "areas", project.casefold()),
-        lambda: client.area_paths(project),
-    )
-    return Reply(200, [option(path, path) for path in paths])
