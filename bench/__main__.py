@@ -452,7 +452,14 @@ def _timed_import(imports: str) -> float:
 
 def bench_cold_import(runs: int) -> list[Row]:
     rows: list[Row] = []
-    for module in ("WorkItemWebhook", "SyncStatus", "SearchIssues", "SubscriptionCheck"):
+    for module in (
+        "WorkItemWebhook",
+        "SyncStatus",
+        "SearchIssues",
+        "SubscriptionCheck",
+        "SentryWebhook",
+        "SentryIssueLink",
+    ):
         names = subprocess.run(
             [sys.executable, "-c", _THIRD_PARTY.format(root=str(ROOT), module=module)],
             capture_output=True, text=True, check=True, cwd="/",
