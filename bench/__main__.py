@@ -458,7 +458,7 @@ def bench_cold_import(runs: int) -> list[Row]:
         "SearchIssues",
         "SubscriptionCheck",
         "SentryWebhook",
-        "SentryIssueLink",
+        "SentryComponents",
     ):
         names = subprocess.run(
             [sys.executable, "-c", _THIRD_PARTY.format(root=str(ROOT), module=module)],

@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     os.environ.setdefault("SYNC_QUEUE_NAME", "workitem-sync")
+    os.environ.setdefault("SENTRY_QUEUE_NAME", "sentry-events")
 
     azurite = None
     if args.azurite:

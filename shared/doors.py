@@ -181,7 +181,12 @@ class RetryLater(SyncError):
     """Some of the message's work failed in a way a later attempt may fix."""
 
 
-class Unreadable(SyncError):
+class GiveUp(SyncError):
+    """No later attempt can succeed (settings that no longer fit, a refusal for good): park the
+    message now, with the reason, instead of retrying it to the end."""
+
+
+class Unreadable(GiveUp):
     """A queue message no attempt can read (not JSON, a field out of bounds, ...)."""
 
 
@@ -191,7 +196,7 @@ class QueueVerdict(enum.Enum):
 
 
 QUEUE_ERRORS: tuple[tuple[type[Exception], QueueVerdict], ...] = (
-    (Unreadable, QueueVerdict.PARK),
+    (GiveUp, QueueVerdict.PARK),
     (Exception, QueueVerdict.RETRY),
 )
 

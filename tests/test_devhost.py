@@ -85,7 +85,8 @@ def test_loads_this_app(app_env):
         "SearchIssues",
         "SubscriptionCheck",
         "SentryWebhook",
-        "SentryIssueLink",
+        "SentryComponents",
+        "SentryEvents",
     }
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 

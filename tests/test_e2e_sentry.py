@@ -1,6 +1,7 @@
-"""End to end through the local host for the Sentry side: a signed Sentry webhook lands on the
-Sentry queue, and an issue-link create makes one work item (JSON Patch), stores the link and
-registers it in Sentry. Azure DevOps and Sentry are faked on 127.0.0.1."""
+"""End to end through the local host for the Sentry side: signed Sentry webhooks (the
+installation, then an alert rule firing twice) go through the Sentry queue to SentryEvents,
+which creates one linked work item; an issue-link create makes one work item (JSON Patch),
+stores the link and registers it in Sentry. Azure DevOps and Sentry are faked on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import time
 
 import requests
-from conftest import load_fixture
+from conftest import load_fixture, wait_for
 from test_e2e import local_host, router, world  # noqa: F401 - fixtures
 
 INSTALLATION = "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"
@@ -25,12 +26,18 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
     secret = integration.client_secrets["acme"]
     base = f"{local_host.url}/api/sentry/{integration.id}/acme"
 
-    # 1. installation.created, then an issue event: recorded, then queued.
+    # 1. installation.created, then an alert rule fires twice for one issue: one work item.
     created = load_fixture("sentryapp_installation_created.json")
     created["data"]["installation"]["organization"]["slug"] = "acme"
-    for resource, payload in (
-        ("installation", created),
-        ("issue", load_fixture("sentryapp_issue_resolved.json")),
+    alert = load_fixture("sentryapp_event_alert_triggered.json")
+    alert["data"]["issue_alert"]["settings"] = [
+        {"name": "project", "value": "Fabrikam"},
+        {"name": "workItemType", "value": "Bug"},
+    ]
+    for request_id, resource, payload in (
+        ("req-1", "installation", created),
+        ("req-2", "event_alert", alert),
+        ("req-3", "event_alert", alert),
     ):
         body = json.dumps(payload).encode()
         response = requests.post(
@@ -38,7 +45,7 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
             data=body,
             headers={
                 "Content-Type": "application/json",
-                "Request-ID": f"req-{resource}",
+                "Request-ID": request_id,
                 "Sentry-Hook-Resource": resource,
                 "Sentry-Hook-Timestamp": str(int(time.time())),
                 "Sentry-Hook-Signature": _sign(secret, body),
@@ -46,10 +53,14 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
             timeout=10,
         )
         assert response.status_code in (200, 202), response.text
-    (queued,) = app_env.queued(app_env.sentry_queue_name)
-    assert (queued["v"], queued["resource"], queued["action"]) == (1, "issue", "resolved")
     org = stores.integrations.get(integration.id, with_orgs=True).sentry_org("acme")
     assert org.installation_uuid == INSTALLATION
+    assert wait_for(
+        lambda: stores.links.for_issue(integration.id, "acme", "1117540176"), timeout=30
+    )
+    assert wait_for(lambda: not app_env.queued(app_env.sentry_queue_name), timeout=30)
+    (alert_item,) = [i for i in ado.work_items if i > 1000]
+    assert ado.work_items[alert_item]["System.Title"] == "ReferenceError: heck is not defined"
 
     # 2. The issue-link form creates a work item.
     sentry.add_issue("4242")
@@ -70,16 +81,19 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
         timeout=20,
     )
     assert response.status_code == 200, response.text
-    item_id = ado.next_id
+    (item_id,) = [i for i in ado.work_items if i > alert_item]
     assert response.json() == {
         "webUrl": f"{ado.base_url}Fabrikam/_workitems/edit/{item_id}",
         "project": "Fabrikam",
         "identifier": str(item_id),
     }
-    (create,) = [c for c in ado.calls if "/_apis/wit/workitems/$Bug" in c.path]
+    alert_create, create = [c for c in ado.calls if "/_apis/wit/workitems/$Bug" in c.path]
+    assert {"op": "add", "path": "/fields/System.Title", "value": "Crash in billing"} not in (
+        alert_create.body
+    )
     assert {"op": "add", "path": "/fields/System.Title", "value": "Crash in billing"} in create.body
     assert any(op["path"] == "/relations/-" and op["value"]["url"] == issue_url for op in create.body)
     (link,) = stores.links.for_issue(integration.id, "acme", "4242")
     assert link.work_item_id == item_id
-    (registered,) = sentry.external_issues.values()
-    assert (registered["issueId"], registered["identifier"]) == (4242, str(item_id))
+    registered = {(e["issueId"], e["identifier"]) for e in sentry.external_issues.values()}
+    assert registered == {(1117540176, str(alert_item)), (4242, str(item_id))}

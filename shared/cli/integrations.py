@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from shared.cli.output import id_argument, print_json
 from shared.errors import NotFound
-from shared.issue_links.schema import issue_link_schema, webhook_url
+from shared.issue_links.schema import schema, webhook_url
 from shared.store.integrations import Integrations
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
@@ -180,7 +180,7 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         print_json(
             {
                 "webhookUrl": webhook_url(app_url, integration.id, args.org),
-                "schema": issue_link_schema(integration.id, args.org),
+                "schema": schema(integration.id, args.org),
             },
             out,
         )

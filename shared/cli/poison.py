@@ -8,30 +8,39 @@ from typing import Any, TextIO
 
 from shared.cli.output import print_json
 from shared.errors import NotFound
-from shared.store.poison import PoisonMessage, PoisonQueue
+from shared.store.poison import QUEUES, PoisonMessage, PoisonQueue
 from shared.store.storage import Storage
 
 
 def add_parser(groups: Any) -> None:
-    poison = groups.add_parser("poison", help="messages SyncStatus gave up on")
+    poison = groups.add_parser("poison", help="messages SyncStatus or SentryEvents gave up on")
     actions = poison.add_subparsers(dest="action", required=True)
-    actions.add_parser("list", help="show up to 32 poison messages")
+    listing = actions.add_parser("list", help="show up to 32 poison messages")
     replay = actions.add_parser("replay", help="put readable poison messages back on the queue")
     replay.add_argument("--message-id", action="append", help="only this message (repeatable)")
     drop = actions.add_parser("drop", help="delete poison messages for good")
     drop.add_argument(
         "--message-id", action="append", required=True, help="this message (repeatable)"
     )
+    for parser in (listing, replay, drop):
+        parser.add_argument(
+            "--queue",
+            choices=QUEUES,
+            default="sync",
+            help="sync (SyncStatus, the default) or sentry (SentryEvents)",
+        )
 
 
 def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
-    queue = PoisonQueue(storage)
+    queue = PoisonQueue(storage, args.queue)
     if args.action == "list":
         print_json([_entry(m) for m in queue.peek()], out)
         return
     if args.action == "replay":
         outcome = queue.replay(set(args.message_id) if args.message_id else None)
-        out.write(f"Replayed {len(outcome.done)} message(s) onto {storage.settings.sync_queue}.\n")
+        names = {"sentry": storage.settings.sentry_queue, "sync": storage.settings.sync_queue}
+        target = names[args.queue]
+        out.write(f"Replayed {len(outcome.done)} message(s) onto {target}.\n")
         if outcome.unreadable:
             out.write(
                 f"Left {len(outcome.unreadable)} unreadable message(s) in the poison queue "

@@ -14,9 +14,9 @@ from shared.errors import AlreadyExists, SyncError
 from shared.http import ApiError, ApiNotFound, ApiRejected
 from shared.issue_links import external
 from shared.issue_links.form import WORK_ITEM, comment_html, read_link
-from shared.issue_links.request import UiRequest
 from shared.log import log_event
 from shared.sentry.components import linked
+from shared.sentry_intake.ui_request import UiRequest
 from shared.store.links import Links
 
 HYPERLINK_COMMENT = "Sentry issue"

@@ -12,10 +12,10 @@ from shared.azure_devops.client import AzureDevOpsClient
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Reply
 from shared.issue_links.form import PROJECT
-from shared.issue_links.request import UiRequest
 from shared.search.request import DEFAULT_LIMIT, MAX_QUERY_LENGTH
 from shared.search.work_items import search
 from shared.sentry.components import option
+from shared.sentry_intake.ui_request import UiRequest
 
 CACHE_SECONDS = 60.0
 _lock = threading.Lock()

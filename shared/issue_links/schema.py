@@ -1,7 +1,7 @@
 """The internal integration's UI schema (pure): the ``issue-link`` element with its ``link``
-and ``create`` forms. Sentry sends each ``uri`` to the host of the webhook URL with the path
-replaced (and the query too), so every ``uri`` is a full ``/api/...`` path naming the
-integration and the organization."""
+and ``create`` forms, and the ``alert-rule-action`` element. Sentry sends each ``uri`` to the
+host of the webhook URL with the path replaced (and the query too), so every ``uri`` is a full
+``/api/...`` path naming the integration and the organization."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ from shared.issue_links.form import (
     WORK_ITEM_TYPE,
 )
 
-# The select fields' sources: issue-link/<name>, answered by ``issue_links.options``.
+TITLE_PREFIX = "titlePrefix"  # of the alert rule action's settings (``alert_rules.settings``)
+
+# Components (the first path segment after the organization) and the select fields' sources:
+# issue-link/<name>, answered by ``issue_links.options``.
+ISSUE_LINK, ALERT_RULE = "issue-link", "alert-rule"
 WORK_ITEMS, PROJECTS, TYPES, AREAS = "work-items", "projects", "types", "areas"
 
 
@@ -32,56 +36,74 @@ def webhook_url(app_url: str, integration_id: str, slug: str) -> str:
     return app_url.rstrip("/") + base_path(integration_id, slug) + "/webhook"
 
 
-def issue_link_schema(integration_id: str, slug: str) -> dict[str, Any]:
-    base = base_path(integration_id, slug) + "/issue-link"
+def schema(integration_id: str, slug: str) -> dict[str, Any]:
+    base = base_path(integration_id, slug)
+    return {"elements": [issue_link(base), alert_rule_action(base)]}
 
-    def select(name: str, label: str, source: str, **extra: Any) -> dict[str, Any]:
-        return {"type": "select", "name": name, "label": label, "uri": f"{base}/{source}", **extra}
 
+def _select(base: str, name: str, label: str, source: str, **extra: Any) -> dict[str, Any]:
+    uri = f"{base}/{ISSUE_LINK}/{source}"
+    return {"type": "select", "name": name, "label": label, "uri": uri, **extra}
+
+
+def _text(name: str, label: str, kind: str = "text", **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "name": name, "label": label, **extra}
+
+
+def _where(base: str) -> list[dict[str, Any]]:
+    """Project and type: what both the create form and the alert rule action ask first."""
+    once = {"async": False}  # short lists: loaded when the form opens
+    return [
+        _select(base, PROJECT, "Project", PROJECTS, **once),
+        _select(base, WORK_ITEM_TYPE, "Work item type", TYPES, depends_on=[PROJECT], **once),
+    ]
+
+
+def _details(base: str) -> list[dict[str, Any]]:
+    return [
+        _select(base, AREA_PATH, "Area path", AREAS, depends_on=[PROJECT], **{"async": False}),
+        _text(TAGS, "Tags (separated by ;)"),
+        _text(ASSIGNEE, "Assign to (email)"),
+    ]
+
+
+def issue_link(base: str) -> dict[str, Any]:
     return {
-        "elements": [
-            {
-                "type": "issue-link",
-                "link": {
-                    "uri": f"{base}/link",
-                    "required_fields": [
-                        select(WORK_ITEM, "Work item", WORK_ITEMS, **{"async": True}),
-                    ],
-                    "optional_fields": [
-                        {"type": "textarea", "name": COMMENT, "label": "Comment"},
-                    ],
-                },
-                "create": {
-                    "uri": f"{base}/create",
-                    "required_fields": [
-                        select(PROJECT, "Project", PROJECTS, **{"async": False}),
-                        select(
-                            WORK_ITEM_TYPE,
-                            "Work item type",
-                            TYPES,
-                            depends_on=[PROJECT],
-                            **{"async": False},
-                        ),
-                        {
-                            "type": "text",
-                            "name": TITLE,
-                            "label": "Title",
-                            "default": "issue.title",
-                        },
-                    ],
-                    "optional_fields": [
-                        {
-                            "type": "textarea",
-                            "name": DESCRIPTION,
-                            "label": "Description (empty: a link to the issue and its culprit)",
-                        },
-                        select(
-                            AREA_PATH, "Area path", AREAS, depends_on=[PROJECT], **{"async": False}
-                        ),
-                        {"type": "text", "name": TAGS, "label": "Tags (separated by ;)"},
-                        {"type": "text", "name": ASSIGNEE, "label": "Assign to (email)"},
-                    ],
-                },
-            }
-        ]
+        "type": "issue-link",
+        "link": {
+            "uri": f"{base}/{ISSUE_LINK}/link",
+            "required_fields": [
+                _select(base, WORK_ITEM, "Work item", WORK_ITEMS, **{"async": True}),
+            ],
+            "optional_fields": [_text(COMMENT, "Comment", "textarea")],
+        },
+        "create": {
+            "uri": f"{base}/{ISSUE_LINK}/create",
+            "required_fields": [*_where(base), _text(TITLE, "Title", default="issue.title")],
+            "optional_fields": [
+                _text(
+                    DESCRIPTION,
+                    "Description (empty: a link to the issue and its culprit)",
+                    "textarea",
+                ),
+                *_details(base),
+            ],
+        },
+    }
+
+
+def alert_rule_action(base: str) -> dict[str, Any]:
+    return {
+        "type": "alert-rule-action",
+        "title": "Create an Azure DevOps work item",
+        "settings": {
+            "type": "alert-rule-settings",
+            "uri": f"{base}/{ALERT_RULE}/settings",
+            "description": (
+                "One work item per issue and rule, linked to the issue; "
+                "if it is done, the alert adds an 'occurred again' comment."
+            ),
+            "required_fields": _where(base),
+            "optional_fields": [*_details(base), _text(TITLE_PREFIX, "Title prefix")],
+        },
     }

@@ -2,6 +2,8 @@
 
 * issue-link ``link`` and ``create``: a POST with the form's ``fields``, the issue and where it
   lives; signed with ``Sentry-App-Signature`` over the body.
+* alert-rule-action settings: a POST with the rule's ``fields`` as ``[{name, value}]`` when a
+  person saves the rule; signed like the above.
 * select fields with a ``uri``: a GET with ``installationId``, ``projectSlug``, ``query`` and
   ``dependentData`` (JSON of the fields it depends on); signed over the empty string.
 Answers: issue-link ``{"webUrl", "project", "identifier"}``; select ``[{"label", "value"}]``;
@@ -39,6 +41,18 @@ class IssueLinkRequest(_Model):
     web_url: Text | None = Field(None, alias="webUrl")
     project: SentryProject | None = None
     actor: Actor | None = None
+
+
+class Setting(_Model):
+    name: Annotated[str, Field(max_length=128)]
+    value: Any = None
+
+
+class AlertRuleSettingsRequest(_Model):
+    """What Sentry posts to the alert rule action's settings ``uri`` when a rule is saved."""
+
+    installation_id: Text = Field(alias="installationId")
+    fields: list[Setting] = []
 
 
 class SelectRequest(_Model):

@@ -4,6 +4,8 @@ so the same form sent again (a retry, a double click) never creates a second wor
 
 * ``begin`` writes the intent, or returns the one already there;
 * ``done`` records the work item that was created (the link is made right after);
+* ``ended`` notes that an attempt failed without knowing whether Azure DevOps created it (a
+  timeout, a 5xx), so the next attempt looks for it and, not finding it, creates at once;
 * ``abandon`` deletes an intent whose create surely failed, so that a retry may create.
 """
 
@@ -25,6 +27,7 @@ class Creation:
     created_at: datetime
     work_item_id: int | None = None
     project: str | None = None
+    ended: bool = False  # an attempt ended without an answer: none is under way now
 
 
 class Creations:
@@ -55,6 +58,7 @@ class Creations:
                 row.get("StartedAt") or now,
                 int(row["WorkItemId"]) if row.get("WorkItemId") else None,
                 row.get("Project") or None,
+                bool(row.get("EndedAt")),
             ),
             False,
         )
@@ -72,6 +76,17 @@ class Creations:
                     "Project": project,
                 },
                 mode=UpdateMode.REPLACE,
+            )
+
+    def ended(self, integration_id: str, creation: Creation) -> None:
+        with storage_errors():
+            self._table.update_entity(
+                {
+                    "PartitionKey": integration_id,
+                    "RowKey": creation.row_key,
+                    "EndedAt": datetime.now(UTC),
+                },
+                mode=UpdateMode.MERGE,
             )
 
     def abandon(self, integration_id: str, creation: Creation) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from azure.storage.queue import QueueMessage
+from azure.storage.queue import QueueClient, QueueMessage
 
 from shared.store.storage import Storage, decode_queued, storage_errors
 
@@ -37,9 +37,25 @@ class Outcome:
     missing: list[str]  # asked for by id, not in the poison queue
 
 
+QUEUES = ("sync", "sentry")  # the sync queue's poison queue, or the Sentry event queue's
+
+
 class PoisonQueue:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, queue: str = "sync") -> None:
+        if queue not in QUEUES:
+            raise ValueError(f"no poison queue for {queue!r}")
         self._storage = storage
+        self._sentry = queue == "sentry"
+
+    @property
+    def _poison(self) -> QueueClient:
+        return self._storage.sentry_poison_queue if self._sentry else self._storage.poison_queue
+
+    def _send_back(self, text: str) -> None:
+        if self._sentry:
+            self._storage.send_sentry_event(text)
+        else:
+            self._storage.send(text)
 
     def peek(self) -> list[PoisonMessage]:
         """Up to 32 messages, oldest first (the service lets nobody peek further)."""
@@ -52,17 +68,17 @@ class PoisonQueue:
                     text=decode_queued(m.content),
                     size=len(m.content or ""),
                 )
-                for m in self._storage.poison_queue.peek_messages(max_messages=_PEEK_LIMIT)
+                for m in self._poison.peek_messages(max_messages=_PEEK_LIMIT)
             ]
 
     def replay(self, message_ids: set[str] | None = None) -> Outcome:
-        """Move readable messages (all, or those with the given ids) back to the sync queue."""
+        """Move readable messages (all, or those with the given ids) back to their queue."""
 
         def act(message: QueueMessage, text: str | None, outcome: Outcome) -> bool:
             if text is None:
                 outcome.unreadable.append(message.id)
                 return False
-            self._storage.send(text)
+            self._send_back(text)
             return True
 
         return self._each(message_ids, act)
@@ -81,7 +97,7 @@ class PoisonQueue:
         outcome = Outcome([], [], [])
         kept: list[QueueMessage] = []
         seen: set[str] = set()
-        poison = self._storage.poison_queue
+        poison = self._poison
         with storage_errors():
             try:
                 while message_ids is None or not message_ids <= seen:

@@ -105,6 +105,12 @@ class Storage:
                 transport=_transport(),
                 **_RETRIES,
             )
+            self._sentry_poison = QueueClient.from_connection_string(
+                connection,
+                settings.sentry_queue + "-poison",
+                transport=_transport(),
+                **_RETRIES,
+            )
             # The poison queue is read raw: the host moves there exactly what it could not
             # process, undecodable text included, and one such message must not hide the rest.
             self._poison = QueueClient.from_connection_string(
@@ -148,6 +154,17 @@ class Storage:
     def send_sentry_event(self, text: str) -> None:
         with storage_errors():
             self.sentry_queue.send_message(text)
+
+    @property
+    def sentry_poison_queue(self) -> QueueClient:
+        """``<SENTRY_QUEUE_NAME>-poison``; raw text, like ``poison_queue``."""
+        return self._ready_queue(self._sentry_poison)
+
+    def send_sentry_poison(self, text: str) -> None:
+        with storage_errors():
+            self.sentry_poison_queue.send_message(
+                base64.b64encode(text.encode("utf-8")).decode("ascii")
+            )
 
     @property
     def poison_queue(self) -> QueueClient:

@@ -50,13 +50,16 @@ def test_the_schema_names_every_uri_with_its_full_path(added):
     printed = json.loads(out)
     base = f"/api/sentry/{COLLECTION}/acme"
     assert printed["webhookUrl"] == f"https://syncapp.azurewebsites.net{base}/webhook"
-    (element,) = printed["schema"]["elements"]
+    element, action = printed["schema"]["elements"]
     assert element["type"] == "issue-link"
+    assert action["type"] == "alert-rule-action"
+    assert action["settings"]["uri"] == f"{base}/alert-rule/settings"
+    assert len(action["settings"]["description"]) <= 140
     assert element["link"]["uri"] == f"{base}/issue-link/link"
     assert element["create"]["uri"] == f"{base}/issue-link/create"
     selects = [
         field
-        for form in (element["link"], element["create"])
+        for form in (element["link"], element["create"], action["settings"])
         for field in form["required_fields"] + form.get("optional_fields", [])
         if field["type"] == "select"
     ]

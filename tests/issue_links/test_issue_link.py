@@ -1,4 +1,4 @@
-"""SentryIssueLink.main() against a real Azurite, Azure DevOps and Sentry faked: link an
+"""SentryComponents.main() against a real Azurite, Azure DevOps and Sentry faked: link an
 existing work item, create one (once), the select fields' options, signatures and bad input.
 Requests have the shape Sentry sends (tests/fixtures/sentryapp_ui_*.json)."""
 
@@ -16,7 +16,7 @@ import pytest
 from conftest import DEFAULT_ORG, load_fixture, reply_json
 from fakes import ADO_BASE, FakeAzureDevOps, FakeSentry
 
-import SentryIssueLink
+import SentryComponents
 from shared.issue_links.options import forget_cached_options
 
 INSTALLATION = "7a485448-a9e2-4c85-8a3c-4f44175783c9"
@@ -63,8 +63,15 @@ class Ui:
         return self._call("GET", action, b"", params, _sign(secret or self.secret, b""))
 
     def _call(self, method: str, action: str, body: bytes, params: dict, signature: str):
-        route = {"integrationId": self.registered.id, "org": DEFAULT_ORG, "action": action}
-        url = f"http://localhost:7071/api/sentry/{self.registered.id}/{DEFAULT_ORG}/issue-link/{action}"
+        component, _, action = action.rpartition("/")
+        component = component or "issue-link"
+        route = {
+            "integrationId": self.registered.id,
+            "org": DEFAULT_ORG,
+            "component": component,
+            "action": action,
+        }
+        url = f"http://localhost:7071/api/sentry/{self.registered.id}/{DEFAULT_ORG}/{component}/{action}"
         request = func.HttpRequest(
             method,
             url + ("?" + urlencode(params) if params else ""),
@@ -77,7 +84,7 @@ class Ui:
             route_params=route,
             body=body,
         )
-        return SentryIssueLink.main(request)
+        return SentryComponents.main(request)
 
     def links(self) -> list[tuple[int, str]]:
         return [

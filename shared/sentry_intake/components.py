@@ -18,33 +18,37 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
+from shared.alert_rules import settings as alert_settings
 from shared.credentials import token_from_setting
 from shared.doors import Rejected, Reply, answer
 from shared.errors import InvalidInput
 from shared.issue_links import create, link, options, schema
-from shared.issue_links.request import Handler, UiRequest
 from shared.router import Router
-from shared.sentry.components import IssueLinkRequest, SelectRequest
+from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
 from shared.sentry.signatures import APP_SIGNATURE_HEADER, app_signature_matches
+from shared.sentry_intake.ui_request import Handler, UiRequest
 from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
 from shared.store.storage import Storage, get_storage
 from shared.validation import check_integration_id, check_slug, describe_invalid
 
-EDGE = "issue_link"
+EDGE = "sentry_components"
 MAX_BODY_BYTES = 256 * 1024
 
+# "<method>.<component>.<action>"
 ROUTES: Router[Handler] = Router()
-ROUTES.add("post.link", link.link)
-ROUTES.add("post.create", create.create)
-ROUTES.add(f"get.{schema.WORK_ITEMS}", options.work_items)
-ROUTES.add(f"get.{schema.PROJECTS}", options.projects)
-ROUTES.add(f"get.{schema.TYPES}", options.work_item_types)
-ROUTES.add(f"get.{schema.AREAS}", options.area_paths)
+ROUTES.add(f"post.{schema.ISSUE_LINK}.link", link.link)
+ROUTES.add(f"post.{schema.ISSUE_LINK}.create", create.create)
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.WORK_ITEMS}", options.work_items)
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.PROJECTS}", options.projects)
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.TYPES}", options.work_item_types)
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.AREAS}", options.area_paths)
+ROUTES.add(f"post.{schema.ALERT_RULE}.settings", alert_settings.check)
 
 
-def handle_issue_link(
+def handle_component(
     integration_id: str | None,
     org: str | None,
+    component: str | None,
     action: str | None,
     method: str,
     body: bytes,
@@ -53,9 +57,10 @@ def handle_issue_link(
     storage: Storage | None = None,
 ) -> Reply:
     lowered = {key.lower(): value for key, value in headers.items()}
+    target = f"{component or ''}.{action or ''}"[:80]
     return answer(
         EDGE,
-        lambda: _handle(integration_id, org, action, method, body, params, lowered, storage),
+        lambda: _handle(integration_id, org, target, method, body, params, lowered, storage),
         key="message",
     )
 
@@ -63,7 +68,7 @@ def handle_issue_link(
 def _handle(
     integration_id: str | None,
     slug: str | None,
-    action: str | None,
+    target: str,
     method: str,
     body: bytes,
     params: Mapping[str, str],
@@ -90,21 +95,26 @@ def _handle(
     signed = b"" if is_get else body
     if not app_signature_matches(secret, signed, headers.get(APP_SIGNATURE_HEADER)):
         raise Rejected(401, "missing or wrong Sentry-App-Signature")
-    handler = ROUTES.route(f"{method.lower()}.{(action or '')[:40]}")
-    if handler is None:
-        raise Rejected(404, "unknown issue-link request")
+    handler = ROUTES.route(f"{method.lower()}.{target}")
+    if handler is None or target.count(".") != 1:
+        raise Rejected(404, "unknown component request")
     if org.uninstalled:
         raise Rejected(403, "the integration is uninstalled from this Sentry organization")
     if is_get:
         request = UiRequest(storage, integration, org, select=SelectRequest.from_params(params))
         installation = request.query.installation_id
     else:
+        alert_rule = target.startswith(schema.ALERT_RULE + ".")
+        model = AlertRuleSettingsRequest if alert_rule else IssueLinkRequest
         try:
-            form = IssueLinkRequest.model_validate_json(body)
+            sent = model.model_validate_json(body)
         except ValidationError as exc:
             raise Rejected(400, describe_invalid(exc)) from None
-        request = UiRequest(storage, integration, org, link=form)
-        installation = form.installation_id
+        if isinstance(sent, IssueLinkRequest):
+            request = UiRequest(storage, integration, org, link=sent)
+        else:
+            request = UiRequest(storage, integration, org, alert_rule=sent)
+        installation = sent.installation_id
     if org.installation_uuid and (installation or "").strip().lower() != org.installation_uuid:
         raise Rejected(401, "the request names another installation than this organization's")
     return handler(request)

@@ -1,5 +1,5 @@
-"""What a handler of the issue-link component gets: a request verified with the
-organization's client secret."""
+"""What a handler of a UI component gets: a request verified with the organization's client
+secret."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.doors import Reply
-from shared.sentry.components import IssueLinkRequest, SelectRequest
+from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import Storage
 
@@ -19,6 +19,7 @@ class UiRequest:
     org: SentryOrg
     link: IssueLinkRequest | None = None  # POST link / create
     select: SelectRequest | None = None  # GET options
+    alert_rule: AlertRuleSettingsRequest | None = None  # POST alert rule settings
 
     @property
     def form(self) -> IssueLinkRequest:
@@ -29,6 +30,11 @@ class UiRequest:
     def query(self) -> SelectRequest:
         assert self.select is not None
         return self.select
+
+    @property
+    def rule(self) -> AlertRuleSettingsRequest:
+        assert self.alert_rule is not None
+        return self.alert_rule
 
 
 Handler = Callable[[UiRequest], Reply]

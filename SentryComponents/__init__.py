@@ -1,16 +1,17 @@
-"""HTTP trigger: Sentry's issue-link component (link, create, select options), signed."""
+"""HTTP trigger: Sentry's UI components (issue-link forms and selects, alert rule settings)."""
 
 import azure.functions as func
 
 from shared.doors import http_response
-from shared.issue_links.handler import handle_issue_link
+from shared.sentry_intake.components import handle_component
 
 
 def main(req: func.HttpRequest) -> func.HttpResponse:
     route = req.route_params
-    reply = handle_issue_link(
+    reply = handle_component(
         route.get("integrationId"),
         route.get("org"),
+        route.get("component"),
         route.get("action"),
         req.method,
         req.get_body(),

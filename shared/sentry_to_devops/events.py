@@ -1,0 +1,127 @@
+"""SentryEvents: act on one Sentry event message (what SentryWebhook queued).
+
+Handlers are found by ``resource.action`` (``ROUTES``): alert rules that fired create work
+items (``alert_rules.work_items``). Issue and comment events are queued for the two-way sync
+and comments; until those handlers exist they are acknowledged with a log line.
+
+Returning means done; ``doors.consume`` retries failures and parks a message on its last
+attempt, or at once when no attempt can succeed (unreadable, settings that no longer fit),
+in ``<SENTRY_QUEUE_NAME>-poison`` with an audit row (``poison list --queue sentry``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from shared.alert_rules.work_items import create_for_alert
+from shared.doors import GiveUp, Unreadable, consume
+from shared.errors import IntegrationNotFound, IntegrationRemoved
+from shared.log import log_event
+from shared.router import Router
+from shared.sentry_intake.message import SentryEventMessage
+from shared.store.audit import POISONED, SKIPPED, UNREADABLE_PARTITION, AuditEntry, AuditLog
+from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.records import Integration, SentryOrg
+from shared.store.storage import Storage, get_storage
+from shared.validation import describe_invalid, normalize_guid
+
+QUEUE_EDGE = "sentry_events"
+
+Handler = Callable[[Storage, Integration, SentryOrg, SentryEventMessage], None]
+ROUTES: Router[Handler] = Router()
+ROUTES.add("event_alert", create_for_alert)
+ROUTES.add("metric_alert", create_for_alert)
+
+
+def handle_sentry_event(text: str, dequeue_count: int, storage: Storage | None = None) -> None:
+    """Process one Sentry event message. Raises ``RetryLater`` to have the queue try again."""
+    storage = storage or get_storage()
+    consume(
+        QUEUE_EDGE,
+        dequeue_count,
+        lambda: _apply(storage, read_event(text)),
+        lambda exc: _give_up(storage, text, exc, dequeue_count),
+    )
+
+
+def read_event(text: str) -> SentryEventMessage:
+    try:
+        return SentryEventMessage.decode(text)
+    except ValidationError as exc:
+        raise Unreadable(describe_invalid(exc)) from None
+
+
+def _apply(storage: Storage, message: SentryEventMessage) -> None:
+    event = f"{message.resource}.{message.action}"
+    try:
+        integration = Integrations(storage).get(
+            message.integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
+        )
+    except (IntegrationNotFound, IntegrationRemoved) as exc:
+        _skip(storage, message.integration_id, message, str(exc))
+        return
+    org = integration.sentry_org(message.org)
+    if org is None or org.uninstalled:
+        why = "no longer configured" if org is None else "uninstalled"
+        _skip(storage, integration.id, message, f"Sentry organization {message.org} is {why}")
+        return
+    handler = ROUTES.route(event)
+    if handler is None:
+        log_event("sentry_events.not_acted_on", integration=integration.id, sentry_event=event)
+        return
+    handler(storage, integration, org, message)
+
+
+def _skip(storage: Storage, partition: str, message: SentryEventMessage, reason: str) -> None:
+    log_event("sentry_events.skipped", logging.WARNING, integration=partition, reason=reason)
+    AuditLog(storage).record(
+        partition,
+        AuditEntry(
+            work_item_id=0,
+            rev=0,
+            outcome=SKIPPED,
+            action="none",
+            reason=f"{message.resource}.{message.action}: {reason}",
+            sentry_org=message.org,
+        ),
+    )
+
+
+def _give_up(storage: Storage, text: str, exc: Exception, dequeue_count: int) -> None:
+    """Park the message as it came, with an audit row saying why."""
+    storage.send_sentry_poison(text)
+    if isinstance(exc, Unreadable):
+        reason = f"unreadable Sentry event message: {exc}"
+    elif isinstance(exc, GiveUp):  # no attempt can succeed
+        reason = str(exc)
+    else:
+        reason = f"gave up after {dequeue_count} attempts: {exc}"
+    log_event("sentry_events.poisoned", logging.ERROR, reason=reason[:300])
+    partition, org = _names(text)
+    AuditLog(storage).record(
+        partition or UNREADABLE_PARTITION,
+        AuditEntry(
+            work_item_id=0,
+            rev=0,
+            outcome=POISONED,
+            action="none",
+            reason=reason,
+            sentry_org=org,
+            error=type(exc).__name__,
+        ),
+    )
+
+
+def _names(text: str) -> tuple[str | None, str | None]:
+    """The integration and organization a message names, if it names valid ones."""
+    try:
+        body = json.loads(text)
+        integration = normalize_guid(body["integrationId"])
+        org = body.get("org")
+        return integration, org if isinstance(org, str) and len(org) <= 64 else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None, None
