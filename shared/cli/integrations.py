@@ -9,6 +9,7 @@ from shared.cli.output import id_argument, print_json
 from shared.errors import NotFound
 from shared.issue_links.schema import schema, webhook_url
 from shared.store.integrations import Integrations
+from shared.store.records import SYNC_SETTINGS
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
 from shared.validation import RESOLUTION_STRATEGIES, check_base_url
@@ -73,6 +74,24 @@ def add_parser(groups: Any) -> None:
     done.add_argument("--project", required=True, help="project name or id, or * for any")
     done.add_argument("--type", required=True, help="work item type, or * for any")
     done.add_argument("--states", default="", help="comma-separated state names, e.g. Done,Closed")
+    sync = actions.add_parser(
+        "sync", help="turn each sync direction on or off (integration show lists them)"
+    )
+    id_argument(sync)
+    for name, default in SYNC_SETTINGS.items():
+        sync.add_argument(
+            f"--{name}", choices=("on", "off"), help=f"default {'on' if default else 'off'}"
+        )
+    resolve = actions.add_parser(
+        "resolve-states",
+        help="the states a Sentry resolve / unresolve moves a project's type into "
+        "(neither given: back to the rule on state categories)",
+    )
+    id_argument(resolve)
+    resolve.add_argument("--project", required=True, help="project name or id, or * for any")
+    resolve.add_argument("--type", required=True, help="work item type, or * for any")
+    resolve.add_argument("--resolve", help="state for a resolve in Sentry, e.g. Resolved")
+    resolve.add_argument("--unresolve", help="state for an unresolve in Sentry, e.g. Active")
     sentry_schema = actions.add_parser(
         "sentry-schema",
         help="print the webhook URL and UI schema to paste into the Sentry internal integration",
@@ -172,6 +191,18 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         states = [s for s in (args.states or "").split(",") if s.strip()]
         integration = integrations.set_done_states(args.id, args.project, args.type, states)
         print_json([m.to_public() for m in integration.done_states], out)
+    elif args.action == "sync":
+        changes = {
+            name: getattr(args, name.replace("-", "_")) == "on"
+            for name in SYNC_SETTINGS
+            if getattr(args, name.replace("-", "_")) is not None
+        }
+        print_json(integrations.set_sync(args.id, changes).sync.to_public(), out)
+    elif args.action == "resolve-states":
+        integration = integrations.set_resolve_states(
+            args.id, args.project, args.type, args.resolve, args.unresolve
+        )
+        print_json([m.to_public() for m in integration.resolve_states], out)
     elif args.action == "sentry-schema":
         integration = integrations.get(args.id, with_orgs=True)
         if integration.sentry_org(args.org) is None:

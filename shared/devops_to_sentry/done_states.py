@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from shared.azure_devops.shapes import WorkItemState
 from shared.devops_to_sentry.rules import StateSet
-from shared.store.records import Integration
+from shared.store.records import Integration, most_specific
 from shared.store.state_cache import StateCache
 from shared.store.storage import Storage
 
@@ -38,21 +38,8 @@ def _cached(key: tuple[str, str, str]) -> StateSet | None:
 def explicit_states(
     integration: Integration, project: str | None, project_id: str | None, work_item_type: str
 ) -> StateSet | None:
-    names = {p.casefold() for p in (project, project_id) if p}
-    kind = work_item_type.casefold()
-    for want_project, want_type in ((True, True), (True, False), (False, True), (False, False)):
-        for mapping in integration.done_states:
-            project_ok = (
-                mapping.project.casefold() in names if want_project else mapping.project == "*"
-            )
-            type_ok = (
-                mapping.work_item_type.casefold() == kind
-                if want_type
-                else mapping.work_item_type == "*"
-            )
-            if project_ok and type_ok:
-                return StateSet.of(mapping.states)
-    return None
+    mapping = most_specific(integration.done_states, project, project_id, work_item_type)
+    return StateSet.of(mapping.states) if mapping is not None else None
 
 
 class DoneStates:

@@ -103,10 +103,12 @@ class LinkRounds:
         memory: LinkMemoryStore,
         record: Recorder,
         states: Callable[[Integration, SyncMessage], StateSet],
+        echo: Callable[[Integration, SyncMessage], bool] = lambda integration, message: False,
     ) -> None:
         self._memory = memory
         self._record = record
         self._states = states
+        self._echo = echo
 
     def settle(
         self,
@@ -146,12 +148,15 @@ class LinkRounds:
     def _plan(
         self, integration: Integration, message: SyncMessage, link: Link, mark: RepairMark | None
     ) -> LinkPlan:
+        sync = integration.sync
+        moved = message.state is not None and sync.status_to_sentry
         state, states = None, None
-        if message.state is not None and message.rev != link.state_rev:
+        if moved and message.rev != link.state_rev:
+            assert message.state is not None
             states = self._states(integration, message)
             state = (message.state.old, message.state.new)
         assignee = None
-        if message.assignee is not None:
+        if message.assignee is not None and sync.assignee_to_sentry:
             new = message.assignee.new
             assignee = AssigneeChange(email=new.email if new else None, cleared=new is None)
         plan = plan_link(
@@ -161,8 +166,9 @@ class LinkRounds:
             states=states,
             assignee=assignee,
             repair=mark.fields if mark else frozenset(),
+            echo=self._echo(integration, message),
         )
-        if message.state is not None and state is None:
+        if moved and state is None:
             reason = "revision already applied"
             if plan.reason != NOTHING_TO_DO:
                 reason = f"{reason}; {plan.reason}"

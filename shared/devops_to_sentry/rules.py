@@ -180,13 +180,17 @@ def plan_link(
     states: StateSet | None = None,
     assignee: AssigneeChange | None = None,
     repair: frozenset[str] = frozenset(),
+    echo: bool = False,
 ) -> LinkPlan:
     """Fold revision ``rev`` (its state move and/or assignee change) into a link's memory.
 
     ``repair``: fields a run found overtaken after writing them, so Sentry may hold a stale
     value whatever the memory says. Fields left ``pending`` by an earlier run are settled too.
+    ``echo``: this app made the revision (bringing the work item to Sentry's state), so it is
+    remembered but asks nothing of Sentry.
     """
     settle = set(memory.pending) | set(repair)
+    earlier = frozenset(settle)
     reasons: list[str] = []
     status = memory.status
     if state is not None:
@@ -211,6 +215,9 @@ def plan_link(
                 if rev == memory.assignee_rev
                 else "older assignee revision; changes nothing now"
             )
+    if echo:
+        settle = set(earlier)
+        reasons.append("made by this app from Sentry's change; nothing to send back")
     if memory.pending:
         reasons.append("completing an unfinished earlier write")
     if repair:

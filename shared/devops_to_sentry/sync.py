@@ -109,7 +109,7 @@ class Syncer:
             self.record(message, SKIPPED, "none", "work item is not linked to a Sentry issue")
             return
         links = self._installed(integration, message, links)
-        moved = message.state is not None
+        moved = message.state is not None and integration.sync.status_to_sentry
         if moved and any(link.state_rev != message.rev for link in links):
             try:
                 self._states_for(integration, message)

@@ -19,11 +19,15 @@ from shared.credentials import check_setting_name, hash_secret, new_webhook_secr
 from shared.errors import AlreadyExists, IntegrationNotFound, IntegrationRemoved, InvalidInput
 from shared.store.keys import INTEGRATION_ROW, SENTRY_ORG_PREFIX
 from shared.store.records import (
+    SYNC_SETTINGS,
     DoneStateMapping,
     HookSubscription,
     Integration,
+    ResolveStates,
+    SyncOptions,
     done_states_from,
     integration_from,
+    resolve_states_from,
     sentry_org_from,
 )
 from shared.store.storage import INTEGRATIONS, Storage, merge_unchanged, storage_errors
@@ -280,6 +284,50 @@ class Integrations:
     def set_subscriptions(self, integration_id: str, subscriptions: list[HookSubscription]) -> None:
         text = json.dumps([sub.to_public() for sub in subscriptions])
         self._update_integration(integration_id, lambda entity: {"Subscriptions": text})
+
+    def set_sync(self, integration_id: str, changes: dict[str, bool]) -> Integration:
+        """Turn sync settings on or off (names from ``SYNC_SETTINGS``)."""
+        unknown = sorted(set(changes) - set(SYNC_SETTINGS))
+        if unknown:
+            raise InvalidInput(f"unknown sync setting(s): {', '.join(unknown)}")
+        if not changes:
+            raise InvalidInput("nothing to change: give at least one setting")
+
+        def change(entity: dict[str, Any]) -> dict[str, Any]:
+            current = SyncOptions.from_json(entity.get("SyncOptions")).to_public()
+            return {"SyncOptions": json.dumps({**current, **changes})}
+
+        self._update_integration(integration_id, change)
+        return self.get(integration_id)
+
+    def set_resolve_states(
+        self,
+        integration_id: str,
+        project: str,
+        work_item_type: str,
+        on_resolve: str | None,
+        on_unresolve: str | None,
+    ) -> Integration:
+        """The states a Sentry resolve / unresolve moves a project's type into (neither: clear)."""
+        project, work_item_type = project.strip(), work_item_type.strip()
+        if not project or not work_item_type:
+            raise InvalidInput("give a project (name, id or *) and a work item type (or *)")
+        resolve = (on_resolve or "").strip() or None
+        unresolve = (on_unresolve or "").strip() or None
+
+        def change(entity: dict[str, Any]) -> dict[str, Any]:
+            kept = [
+                m
+                for m in resolve_states_from(entity.get("ResolveStates"))
+                if (m.project.casefold(), m.work_item_type.casefold())
+                != (project.casefold(), work_item_type.casefold())
+            ]
+            if resolve or unresolve:
+                kept.append(ResolveStates(project, work_item_type, resolve, unresolve))
+            return {"ResolveStates": json.dumps([m.to_public() for m in kept])}
+
+        self._update_integration(integration_id, change)
+        return self.get(integration_id)
 
     def set_done_states(
         self, integration_id: str, project: str, work_item_type: str, states: list[str]

@@ -6,9 +6,10 @@ Column names are spelled here and in the store module that writes them, nowhere 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.store.keys import work_item_row
 
@@ -54,6 +55,98 @@ class DoneStateMapping:
 
 
 @dataclass(frozen=True)
+class ResolveStates:
+    """Explicit states for a project (name or id) and work item type (``*`` = any) that a
+    Sentry resolve and unresolve move a work item into (None: the rule on categories)."""
+
+    project: str
+    work_item_type: str
+    on_resolve: str | None = None
+    on_unresolve: str | None = None
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "type": self.work_item_type,
+            "onResolve": self.on_resolve,
+            "onUnresolve": self.on_unresolve,
+        }
+
+
+M = TypeVar("M", DoneStateMapping, ResolveStates)
+
+
+def most_specific(
+    mappings: Iterable[M], project: str | None, project_id: str | None, work_item_type: str
+) -> M | None:
+    """The mapping for a project and type: exact project and type first, then project with
+    any type, any project with the type, and ``*``/``*`` last (names compared case-blind)."""
+    names = {p.casefold() for p in (project, project_id) if p}
+    kind = work_item_type.casefold()
+    candidates = list(mappings)
+    for want_project, want_type in ((True, True), (True, False), (False, True), (False, False)):
+        for mapping in candidates:
+            project_ok = (
+                mapping.project.casefold() in names if want_project else mapping.project == "*"
+            )
+            type_ok = (
+                mapping.work_item_type.casefold() == kind
+                if want_type
+                else mapping.work_item_type == "*"
+            )
+            if project_ok and type_ok:
+                return mapping
+    return None
+
+
+# The five sync settings (as Sentry's own integration has them), and their defaults: the
+# Azure DevOps -> Sentry direction is on, the other direction and comments are opt-in.
+SYNC_SETTINGS = {
+    "status-to-sentry": True,
+    "assignee-to-sentry": True,
+    "status-to-devops": False,
+    "assignee-to-devops": False,
+    "comments": False,
+}
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    values: tuple[tuple[str, bool], ...] = tuple(SYNC_SETTINGS.items())
+
+    def on(self, name: str) -> bool:
+        return dict(self.values).get(name, SYNC_SETTINGS[name])
+
+    @property
+    def status_to_sentry(self) -> bool:
+        return self.on("status-to-sentry")
+
+    @property
+    def assignee_to_sentry(self) -> bool:
+        return self.on("assignee-to-sentry")
+
+    @property
+    def status_to_devops(self) -> bool:
+        return self.on("status-to-devops")
+
+    @property
+    def assignee_to_devops(self) -> bool:
+        return self.on("assignee-to-devops")
+
+    @property
+    def comments(self) -> bool:
+        return self.on("comments")
+
+    def to_public(self) -> dict[str, bool]:
+        return {name: self.on(name) for name in SYNC_SETTINGS}
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SyncOptions:
+        stored = json.loads(text) if text else {}
+        return cls(tuple((name, bool(stored.get(name, d))) for name, d in SYNC_SETTINGS.items()))
+
+
+@dataclass(frozen=True)
 class HookSubscription:
     """A service hook subscription we created, and the project it is limited to (if any)."""
 
@@ -83,6 +176,8 @@ class Integration:
     removed_at: datetime | None = None
     sentry_orgs: tuple[SentryOrg, ...] = field(default=())
     done_states: tuple[DoneStateMapping, ...] = field(default=())
+    resolve_states: tuple[ResolveStates, ...] = field(default=())
+    sync: SyncOptions = field(default=SyncOptions())
 
     def sentry_org(self, slug: str) -> SentryOrg | None:
         return next((org for org in self.sentry_orgs if org.slug == slug), None)
@@ -110,6 +205,8 @@ class Integration:
             "removedAt": self.removed_at.isoformat() if self.removed_at else None,
             "sentryOrgs": [org.to_public() for org in self.sentry_orgs],
             "doneStates": [mapping.to_public() for mapping in self.done_states],
+            "resolveStates": [mapping.to_public() for mapping in self.resolve_states],
+            "sync": self.sync.to_public(),
         }
 
 
@@ -234,6 +331,8 @@ def integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) -
         removed_at=entity.get("RemovedAt"),
         sentry_orgs=orgs,
         done_states=done_states_from(entity.get("DoneStates")),
+        resolve_states=resolve_states_from(entity.get("ResolveStates")),
+        sync=SyncOptions.from_json(entity.get("SyncOptions")),
     )
 
 
@@ -242,6 +341,15 @@ def done_states_from(text: str | None) -> tuple[DoneStateMapping, ...]:
         return ()
     return tuple(
         DoneStateMapping(item["project"], item["type"], tuple(item["states"]))
+        for item in json.loads(text)
+    )
+
+
+def resolve_states_from(text: str | None) -> tuple[ResolveStates, ...]:
+    if not text:
+        return ()
+    return tuple(
+        ResolveStates(item["project"], item["type"], item.get("onResolve"), item.get("onUnresolve"))
         for item in json.loads(text)
     )
 

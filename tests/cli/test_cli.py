@@ -86,6 +86,14 @@ def test_add_show_list(app_env, added):
             }
         ],
         "doneStates": [],
+        "resolveStates": [],
+        "sync": {
+            "status-to-sentry": True,
+            "assignee-to-sentry": True,
+            "status-to-devops": False,
+            "assignee-to-devops": False,
+            "comments": False,
+        },
     }
     code, out, _ = run("integration", "list")
     assert [i["id"] for i in json.loads(out)] == [COLLECTION]

@@ -116,3 +116,28 @@ def test_a_failed_registration_keeps_the_link_and_a_rerun_completes_it(services)
     code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
                        "--issue", "9")  # fmt: skip
     assert code == 1 and "already linked" in err
+
+
+def test_sync_settings_and_resolve_states_are_set_and_shown(added):
+    code, out, err = run("integration", "sync", COLLECTION, "--status-to-devops", "on",
+                         "--comments", "on")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out) == {
+        "status-to-sentry": True,
+        "assignee-to-sentry": True,
+        "status-to-devops": True,
+        "assignee-to-devops": False,
+        "comments": True,
+    }
+    code, out, err = run("integration", "resolve-states", COLLECTION, "--project", "Fabrikam",
+                         "--type", "Bug", "--resolve", "Resolved", "--unresolve", "Active")  # fmt: skip
+    assert code == 0, err
+    shown = json.loads(run("integration", "show", COLLECTION)[1])
+    assert shown["resolveStates"] == [
+        {"project": "Fabrikam", "type": "Bug", "onResolve": "Resolved", "onUnresolve": "Active"}
+    ]
+    assert shown["sync"]["status-to-devops"] is True
+    run("integration", "resolve-states", COLLECTION, "--project", "Fabrikam", "--type", "Bug")
+    assert json.loads(run("integration", "show", COLLECTION)[1])["resolveStates"] == []
+    code, _, err = run("integration", "sync", COLLECTION)
+    assert code == 1 and "nothing to change" in err

@@ -200,3 +200,33 @@ def test_agile_bug_closed_before_resolved_arrives_still_resolves():
     assert late.action is R
     assert "out of order" in late.reason
     assert status_step(memory, 2, "Active", "Resolved", AGILE_BUG)[1].action is N
+
+
+# -- echo: a revision this app made from Sentry's change --------------------------------------
+
+
+from shared.devops_to_sentry.rules import AssigneeChange, plan_link  # noqa: E402
+from shared.store.records import ASSIGNEE, STATUS, LinkMemory  # noqa: E402
+
+
+@given(
+    pending=st.frozensets(st.sampled_from([STATUS, ASSIGNEE])),
+    repair=st.frozensets(st.sampled_from([STATUS, ASSIGNEE])),
+    old=st.sampled_from(["New", "Active", "Resolved", "Closed"]),
+    new=st.sampled_from(["New", "Active", "Resolved", "Closed"]),
+    email=st.sampled_from([None, "a@x.io"]),
+)
+def test_an_echo_is_remembered_and_asks_sentry_for_nothing_new(pending, repair, old, new, email):
+    memory = LinkMemory(pending=pending)
+    assignee = AssigneeChange(email=email, cleared=email is None)
+    normal = plan_link(memory, 5, state=(old, new), states=AGILE_BUG, assignee=assignee, repair=repair)
+    echo = plan_link(
+        memory, 5, state=(old, new), states=AGILE_BUG, assignee=assignee, repair=repair, echo=True
+    )
+    assert echo.memory.status == normal.memory.status
+    assert (echo.memory.assignee_rev, echo.memory.assignee) == (
+        normal.memory.assignee_rev,
+        normal.memory.assignee,
+    )
+    assert echo.settle == pending | repair  # only what earlier runs left unfinished
+    assert echo.memory.pending == echo.settle
