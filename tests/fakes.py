@@ -108,7 +108,15 @@ class FakeSentry:
             "status": issue["status"],
             "statusDetails": issue.get("status_details", {}),
             "assignedTo": (
-                {"type": "user", "id": assignee, "name": "Someone", "email": "someone@example.com"}
+                {
+                    "type": issue.get("assignee_type", "user"),
+                    "id": assignee,
+                    "name": "Someone",
+                    "email": next(
+                        (e for e, uid in self.members.items() if uid == assignee),
+                        "someone@example.com",
+                    ),
+                }
                 if assignee
                 else None
             ),
@@ -187,6 +195,8 @@ class FakeAzureDevOps:
         }
     )
     next_id: int = 1000
+    identities: set[str] | None = None  # None: every identity is known
+    patches: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         prefix = re.escape(self.base_url)
@@ -221,7 +231,7 @@ class FakeAzureDevOps:
         self.rsps.add_callback(
             "PATCH",
             re.compile(prefix + r"_apis/wit/workitems/\d+(\?.*)?$"),
-            callback=self._patch,
+            callback=lambda r: self._patch(r),  # looked up at call time: tests wrap it
         )
         self.rsps.add_callback(
             responses.POST,
@@ -296,12 +306,49 @@ class FakeAzureDevOps:
         item_id = int(request.path_url.split("?")[0].rsplit("/", 1)[-1])
         if item_id not in self.work_items:
             return 404, {}, json.dumps({"message": "TF401232: Work item does not exist"})
-        self._apply(item_id, body)
+        for op in body:
+            if op["op"] == "test" and op["path"] == "/rev" and op["value"] != self.revs.get(item_id, 1):
+                return 412, {"Content-Type": "application/json"}, json.dumps(
+                    {"message": "VS403351: the work item was changed (rev)"}
+                )
+        refused = self._refused(body)
+        if refused:
+            return 400, {"Content-Type": "application/json"}, json.dumps(refused)
+        self._apply(item_id, [op for op in body if op["op"] != "test"])
+        self.patches.append((item_id, body))
         return 200, {}, json.dumps(self._item_json(item_id))
+
+    def _refused(self, operations: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """Azure DevOps' answer to a state not in the type or an unknown identity."""
+        for op in operations:
+            if op["path"] == "/fields/System.State":
+                names = {s["name"] for s in self.states["value"]}
+                if op["value"] not in names:
+                    return {
+                        "message": f"TF401320: Rule Error for field State. The field 'State' "
+                        f"contains the value '{op['value']}' that is not in the list of "
+                        "supported values."
+                    }
+            if op["path"] == "/fields/System.AssignedTo" and op["value"]:
+                if self.identities is not None and op["value"] not in self.identities:
+                    return {
+                        "message": f"The identity value '{op['value']}' for field 'Assigned To' "
+                        "is an unknown identity.",
+                        "errorCode": 600171,
+                    }
+        return None
 
     def _apply(self, item_id: int, operations: list[dict[str, Any]]) -> None:
         for op in operations:
-            if op["path"].startswith("/fields/"):
+            if op["path"] == "/fields/System.AssignedTo":
+                # REST answers identities as IdentityRef objects, whatever was written.
+                value = op["value"]
+                fields = self.work_items[item_id]
+                if value:
+                    fields["System.AssignedTo"] = {"displayName": value, "uniqueName": value}
+                else:
+                    fields.pop("System.AssignedTo", None)
+            elif op["path"].startswith("/fields/"):
                 self.work_items[item_id][op["path"].removeprefix("/fields/")] = op["value"]
             elif op["path"] == "/relations/-":
                 known = self.relations.setdefault(item_id, [])

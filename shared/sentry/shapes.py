@@ -10,6 +10,7 @@ class Assignee(BaseModel):
 
     type: str | None = None
     id: str | None = None
+    email: str | None = None
 
 
 class SentryIssue(BaseModel):

@@ -43,10 +43,16 @@ class Organization(_Model):
     slug: Text
 
 
+class App(_Model):
+    uuid: Id | None = None
+    slug: Text | None = None
+
+
 class Installation(_Model):
     uuid: Id
     organization: Organization | None = None
     status: Text | None = None
+    app: App | None = None
 
 
 class InstallationData(_Model):

@@ -16,6 +16,7 @@ from shared.sentry_intake.message import (
     MAX_ENCODED_BYTES,
     SentryEventMessage,
 )
+from shared.store.links import Links
 from shared.validation import describe_invalid
 
 # resource -> (the model of its data, the message field that carries it)
@@ -35,6 +36,9 @@ def queue(delivery: SentryDelivery) -> Reply:
         data = model.model_validate(delivery.envelope.data)
     except ValidationError as exc:
         raise Rejected(400, describe_invalid(exc, prefix="data.")) from None
+    unwanted = _not_synced(delivery, data)
+    if unwanted:
+        return ignored(delivery, unwanted)
     extra: dict[str, Any] = {}
     if isinstance(data, CommentData) and len(data.comment) > MAX_COMMENT_CHARACTERS:
         data = data.model_copy(update={"comment": data.comment[:MAX_COMMENT_CHARACTERS]})
@@ -61,3 +65,24 @@ def queue(delivery: SentryDelivery) -> Reply:
         sentry_event=delivery.event,
     )
     return Reply(202, {"status": "queued", "event": delivery.event})
+
+
+def _not_synced(delivery: SentryDelivery, data: BaseModel) -> str | None:
+    """Why an issue or comment event needs no work (the direction is off, the issue is not
+    linked), or None: then it is queued."""
+    sync = delivery.integration.sync
+    if isinstance(data, IssueData):
+        if not (sync.status_to_devops or sync.assignee_to_devops):
+            return "Sentry -> Azure DevOps sync is off for this integration"
+        issue_id = data.issue.id
+    elif isinstance(data, CommentData):
+        if not sync.comments:
+            return "comment sync is off for this integration"
+        issue_id = data.issue_id
+    else:
+        return None
+    links = Links(delivery.storage).for_issue(
+        delivery.integration.id, delivery.org.slug, issue_id
+    )
+    return None if links else "the issue is not linked to a work item"
+

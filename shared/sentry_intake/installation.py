@@ -30,8 +30,12 @@ def _installation(delivery: SentryDelivery) -> InstallationData:
 
 def created(delivery: SentryDelivery) -> Reply:
     data = _installation(delivery)
+    app = data.installation.app
     org = SentryOrgs(delivery.storage).record_installation(
-        delivery.integration.id, delivery.org.slug, data.installation.uuid
+        delivery.integration.id,
+        delivery.org.slug,
+        data.installation.uuid,
+        app.uuid if app else None,
     )
     _audit(delivery, "sentry-installed", f"installation {org.installation_uuid} recorded")
     return Reply(200, {"status": "installed", "installationUuid": org.installation_uuid})

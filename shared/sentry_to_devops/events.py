@@ -1,8 +1,8 @@
 """SentryEvents: act on one Sentry event message (what SentryWebhook queued).
 
-Handlers are found by ``resource.action`` (``ROUTES``): alert rules that fired create work
-items (``alert_rules.work_items``). Issue and comment events are queued for the two-way sync
-and comments; until those handlers exist they are acknowledged with a log line.
+Handlers are found by ``resource.action`` (``ROUTES``): issue status and assignee changes move
+linked work items (``issues``); alert rules that fired create work items
+(``alert_rules.work_items``).
 
 Returning means done; ``doors.consume`` retries failures and parks a message on its last
 attempt, or at once when no attempt can succeed (unreadable, settings that no longer fit),
@@ -23,6 +23,7 @@ from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
 from shared.router import Router
 from shared.sentry_intake.message import SentryEventMessage
+from shared.sentry_to_devops.issues import apply_issue
 from shared.store.audit import POISONED, SKIPPED, UNREADABLE_PARTITION, AuditEntry, AuditLog
 from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
 from shared.store.records import Integration, SentryOrg
@@ -33,6 +34,7 @@ QUEUE_EDGE = "sentry_events"
 
 Handler = Callable[[Storage, Integration, SentryOrg, SentryEventMessage], None]
 ROUTES: Router[Handler] = Router()
+ROUTES.add("issue", apply_issue)
 ROUTES.add("event_alert", create_for_alert)
 ROUTES.add("metric_alert", create_for_alert)
 

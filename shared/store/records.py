@@ -30,6 +30,15 @@ class SentryOrg:
     client_secret_setting: str | None = None
     installation_uuid: str | None = None
     uninstalled: bool = False
+    app_uuid: str | None = None  # our app, as the actor of the changes we make in Sentry
+
+    def made_by_us(self, actor_type: str | None, actor_id: str | None) -> bool:
+        """Whether a Sentry change was made with our token. Changes made with an integration's
+        token name it as an ``application`` actor; ``sentry`` is Sentry itself. Until the app's
+        uuid is known (``installation.created``), any integration's change counts as ours."""
+        if actor_type != "application" or actor_id in (None, "sentry"):
+            return False
+        return self.app_uuid is None or actor_id == self.app_uuid
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -362,6 +371,7 @@ def sentry_org_from(entity: dict[str, Any]) -> SentryOrg:
         client_secret_setting=entity.get("ClientSecretSetting") or None,
         installation_uuid=entity.get("InstallationUuid") or None,
         uninstalled=entity.get("Status") == "uninstalled",
+        app_uuid=entity.get("AppUuid") or None,
     )
 
 

@@ -103,14 +103,17 @@ class SentryOrgs:
         return self._change(integration_id, slug, changes)
 
     def record_installation(
-        self, integration_id: str, slug: str, installation_uuid: str
+        self, integration_id: str, slug: str, installation_uuid: str, app_uuid: str | None
     ) -> SentryOrg:
-        """Sentry installed the integration (again): sync into the organization."""
-        return self._change(
-            integration_id,
-            slug,
-            {"InstallationUuid": check_installation_uuid(installation_uuid), "Status": "active"},
-        )
+        """Sentry installed the integration (again): sync into the organization. ``app_uuid``
+        is how Sentry names our app as the actor of changes we make."""
+        changes = {
+            "InstallationUuid": check_installation_uuid(installation_uuid),
+            "Status": "active",
+        }
+        if app_uuid:
+            changes["AppUuid"] = check_installation_uuid(app_uuid)
+        return self._change(integration_id, slug, changes)
 
     def uninstall(self, integration_id: str, slug: str) -> SentryOrg:
         """Sentry removed the integration: nothing is synced into the organization until it is

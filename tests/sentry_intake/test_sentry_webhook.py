@@ -74,9 +74,47 @@ class Hooks:
         return AuditLog(self.env.storage()).read(self.registered.id)
 
 
+LINKED_FIXTURES = [
+    "sentryapp_issue_created.json",
+    "sentryapp_issue_resolved.json",
+    "sentryapp_issue_assigned.json",
+    "sentryapp_issue_assigned_team.json",
+    "sentryapp_issue_ignored.json",
+    "sentryapp_comment_created.json",
+    "sentryapp_comment_updated.json",
+    "sentryapp_comment_deleted.json",
+]
+
+
 @pytest.fixture
 def hooks(app_env, register, stores):
-    return Hooks(app_env, register(), stores)
+    """Both directions on, and every fixture's issue linked to a work item."""
+    registered = register()
+    stores.integrations.set_sync(registered.id, {"status-to-devops": True, "comments": True})
+    issues = set()
+    for name in LINKED_FIXTURES:
+        data = load_fixture(name)["data"]
+        issues.add(str(data["issue"]["id"]) if "issue" in data else str(data["issue_id"]))
+    for work_item, issue in enumerate(sorted(issues), start=10):
+        stores.links.add(registered.id, work_item, DEFAULT_ORG, issue)
+    return Hooks(app_env, registered, stores)
+
+
+def test_issue_and_comment_events_need_a_link_and_the_direction_on(hooks):
+    payload = load_fixture("sentryapp_issue_created.json")
+    payload["data"]["issue"]["id"] = "999999"
+    response = hooks.post(payload, "issue")
+    assert (response.status_code, reply_json(response)["reason"]) == (
+        200,
+        "the issue is not linked to a work item",
+    )
+    hooks.stores.integrations.set_sync(hooks.registered.id, {"status-to-devops": False})
+    response = hooks.post(load_fixture("sentryapp_issue_created.json"), "issue")
+    assert "sync is off" in reply_json(response)["reason"]
+    hooks.stores.integrations.set_sync(hooks.registered.id, {"comments": False})
+    response = hooks.post(load_fixture("sentryapp_comment_created.json"), "comment")
+    assert "comment sync is off" in reply_json(response)["reason"]
+    assert hooks.queued() == []
 
 
 @pytest.mark.parametrize(

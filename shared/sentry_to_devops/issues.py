@@ -1,0 +1,235 @@
+"""Sentry issue status and assignee -> every linked work item (``issue`` events).
+
+Sentry sends webhooks once, unordered and without retries, so the webhook's action only says
+*that* something changed: the issue is read again and its **current** status and assignee
+decide (``rules``). Each work item is read, decided on and written with JSON Patch guarded by
+``{"op": "test", "path": "/rev"}``; a 412 (someone changed it meanwhile) reads and decides
+again. A state the type rejects, or an email Azure DevOps does not know, is an audit row, not
+a retry. Changes made with our own token (the ``actor``) are echoes of the other direction and
+are skipped; every write is also compared with the current value first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from shared.azure_devops.client import AzureDevOpsClient
+from shared.azure_devops.fields import (
+    FIELD_ASSIGNED_TO,
+    FIELD_STATE,
+    FIELD_TEAM_PROJECT,
+    FIELD_WORK_ITEM_TYPE,
+)
+from shared.azure_devops.identity import parse_identity
+from shared.azure_devops.shapes import WorkItem, set_field
+from shared.clients import azure_devops_client, sentry_client
+from shared.devops_to_sentry.done_states import DoneStates
+from shared.http import ApiNotFound, ApiRejected
+from shared.log import log_event
+from shared.sentry.shapes import SentryIssue
+from shared.sentry_intake.message import SentryEventMessage
+from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
+from shared.store.audit import APPLIED, FAILED, SKIPPED, AuditEntry, AuditLog
+from shared.store.links import Links
+from shared.store.records import Integration, Link, SentryOrg, most_specific
+from shared.store.storage import Storage
+
+ROUNDS = 3  # reads and decisions per work item when it keeps changing under us (412)
+CACHE_SECONDS = 3600.0
+STATUS_ACTIONS = frozenset({"resolved", "unresolved", "ignored", "archived"})
+ASSIGNEE_ACTIONS = frozenset({"assigned", "unassigned"})
+
+_lock = threading.Lock()
+_type_states: dict[tuple[str, str, str], tuple[float, list[TypeState]]] = {}
+
+
+def apply_issue(
+    storage: Storage, integration: Integration, org: SentryOrg, message: SentryEventMessage
+) -> None:
+    assert message.issue is not None
+    issue_id = message.issue.issue.id
+    audit = _Audit(storage, integration, org, issue_id, message)
+    actor = message.actor
+    if actor is not None and org.made_by_us(actor.type, actor.id):
+        audit.record(0, SKIPPED, "none", "made by this app (an echo of Azure DevOps); skipped")
+        return
+    status = message.action in STATUS_ACTIONS and integration.sync.status_to_devops
+    assignee = message.action in ASSIGNEE_ACTIONS and integration.sync.assignee_to_devops
+    if not (status or assignee):
+        audit.record(0, SKIPPED, "none", f"issue.{message.action} is not synced to Azure DevOps")
+        return
+    links = Links(storage).for_issue(integration.id, org.slug, issue_id)
+    if not links:
+        audit.record(0, SKIPPED, "none", "the issue is not linked to a work item")
+        return
+    try:
+        issue = sentry_client(org).get_issue(org.slug, issue_id)
+    except ApiNotFound:
+        audit.record(0, SKIPPED, "none", "the Sentry issue no longer exists")
+        return
+    client = azure_devops_client(integration)
+    for link in links:
+        _apply_to(
+            storage, client, integration, issue, link, audit, status=status, assignee=assignee
+        )
+
+
+def _apply_to(
+    storage: Storage,
+    client: AzureDevOpsClient,
+    integration: Integration,
+    issue: SentryIssue,
+    link: Link,
+    audit: _Audit,
+    *,
+    status: bool,
+    assignee: bool,
+) -> None:
+    for _ in range(ROUNDS):
+        try:
+            item = client.work_item(link.work_item_id)
+        except ApiNotFound:
+            audit.record(link.work_item_id, SKIPPED, "none", "the work item no longer exists")
+            return
+        moves = _decide(storage, client, integration, issue, item, status, assignee)
+        operations = [
+            set_field(field, move.value) for field, move in moves if move.value is not None
+        ]
+        reasons = "; ".join(move.reason for _, move in moves)
+        if not operations:
+            audit.record(item.id, SKIPPED, "none", reasons, rev=item.rev)
+            return
+        guarded = [{"op": "test", "path": "/rev", "value": item.rev}, *operations]
+        try:
+            client.update_work_item(item.id, guarded)
+        except ApiRejected as exc:
+            if exc.status == 412:
+                continue  # changed since we read it: read and decide again
+            said = exc.remote_message or exc.detail
+            audit.record(
+                item.id, FAILED, _action(moves), f"Azure DevOps refused: {said}", error=exc
+            )
+            return
+        audit.record(item.id, APPLIED, _action(moves), reasons, rev=item.rev)
+        log_event(
+            "sentry_to_devops.applied",
+            integration=integration.id,
+            work_item=item.id,
+            action=_action(moves),
+        )
+        return
+    audit.record(link.work_item_id, FAILED, "none", "the work item kept changing; not applied")
+
+
+def _decide(
+    storage: Storage,
+    client: AzureDevOpsClient,
+    integration: Integration,
+    issue: SentryIssue,
+    item: WorkItem,
+    status: bool,
+    assignee: bool,
+) -> list[tuple[str, Move]]:
+    fields = item.fields
+    moves: list[tuple[str, Move]] = []
+    if status:
+        project = str(fields.get(FIELD_TEAM_PROJECT) or "")
+        kind = str(fields.get(FIELD_WORK_ITEM_TYPE) or "")
+        states = _states(client, integration.id, project, kind)
+        done = DoneStates(storage).for_item(
+            integration,
+            lambda p, k: client.work_item_type_states(p, k),
+            project=project,
+            project_id=None,
+            work_item_type=kind,
+        )
+        mapping = most_specific(integration.resolve_states, project, None, kind)
+        current = fields.get(FIELD_STATE)
+        moves.append(
+            (
+                FIELD_STATE,
+                state_move(issue.status, str(current) if current else None, states, done, mapping),
+            )
+        )
+    if assignee:
+        who = parse_identity(fields.get(FIELD_ASSIGNED_TO))
+        sentry = issue.assigned_to
+        moves.append(
+            (
+                FIELD_ASSIGNED_TO,
+                assignee_move(
+                    sentry.type if sentry else None,
+                    sentry.email if sentry else None,
+                    who.unique_name if who else None,
+                    assigned=sentry is not None,
+                ),
+            )
+        )
+    return moves
+
+
+def _states(
+    client: AzureDevOpsClient, integration_id: str, project: str, kind: str
+) -> list[TypeState]:
+    """The type's states in order, with categories (cached in the process)."""
+    key = (integration_id, project.casefold(), kind.casefold())
+    with _lock:
+        hit = _type_states.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    states = [TypeState(s.name, s.category) for s in client.work_item_type_states(project, kind)]
+    with _lock:
+        _type_states[key] = (time.monotonic() + CACHE_SECONDS, states)
+    return states
+
+
+def forget_cached_type_states() -> None:
+    with _lock:
+        _type_states.clear()
+
+
+def _action(moves: list[tuple[str, Move]]) -> str:
+    names = {FIELD_STATE: "state", FIELD_ASSIGNED_TO: "assign"}
+    return "+".join(names[field] for field, move in moves if move.value is not None) or "none"
+
+
+class _Audit:
+    def __init__(
+        self,
+        storage: Storage,
+        integration: Integration,
+        org: SentryOrg,
+        issue_id: str,
+        message: SentryEventMessage,
+    ) -> None:
+        self._log = AuditLog(storage)
+        self._integration, self._org, self._issue = integration, org, issue_id
+        self._event = f"issue.{message.action}"
+
+    def record(
+        self,
+        work_item_id: int,
+        outcome: str,
+        action: str,
+        reason: str,
+        *,
+        rev: int = 0,
+        error: Exception | None = None,
+    ) -> None:
+        if outcome == FAILED:
+            log_event("sentry_to_devops.failed", logging.WARNING, work_item=work_item_id)
+        self._log.record(
+            self._integration.id,
+            AuditEntry(
+                work_item_id=work_item_id,
+                rev=rev,
+                outcome=outcome,
+                action=action,
+                reason=f"Sentry {self._event}: {reason}",
+                sentry_org=self._org.slug,
+                issue_id=self._issue,
+                error=type(error).__name__ if error else None,
+            ),
+        )
