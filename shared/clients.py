@@ -8,6 +8,7 @@ calls (search, answered while a person types) get a shorter retry budget than Sy
 from __future__ import annotations
 
 import threading
+import time
 
 from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.paths import search_base_url
@@ -19,7 +20,10 @@ from shared.store.records import Integration, SentryOrg
 BACKGROUND = RetryPolicy()
 INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)
 
+ACCOUNT_SECONDS = 3600.0
+
 _lock = threading.Lock()
+_accounts: dict[str, tuple[float, str | None]] = {}
 _azure_devops: dict[tuple[str, str, RetryPolicy], AzureDevOpsClient] = {}
 _sentry: dict[tuple[str, str], SentryClient] = {}
 
@@ -54,3 +58,15 @@ def sentry_client(org: SentryOrg) -> SentryClient:
         if client is None:
             client = _sentry[key] = SentryClient(org.base_url, token)
         return client
+
+
+def devops_account(integration: Integration) -> str | None:
+    """The account the integration's PAT acts as, read once an hour per process."""
+    with _lock:
+        hit = _accounts.get(integration.id)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    account = azure_devops_client(integration).authenticated_account()
+    with _lock:
+        _accounts[integration.id] = (time.monotonic() + ACCOUNT_SECONDS, account)
+    return account

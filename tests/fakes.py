@@ -36,6 +36,7 @@ class FakeSentry:
     calls: list[Call] = field(default_factory=list)
     failures: deque = field(default_factory=deque)  # (status, headers) answered next
     external_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[str, dict[str, str]] = field(default_factory=dict)  # issue -> note id -> text
 
     def __post_init__(self) -> None:
         external = re.compile(
@@ -45,6 +46,11 @@ class FakeSentry:
         for method in ("POST", "DELETE"):
             self.rsps.add_callback(method, external, callback=lambda r: self._external(r))
         prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/")
+        self.rsps.add_callback(
+            responses.POST,
+            re.compile(prefix + r"issues/(\w+)/comments/$"),
+            callback=lambda r: self._note(r),
+        )
         issue = re.compile(prefix + r"issues/(\w+)/$")
         # Looked up at call time, so a test can wrap a handler.
         self.rsps.add_callback(responses.GET, issue, callback=lambda r: self._issue(r))
@@ -123,6 +129,24 @@ class FakeSentry:
             "project": {"id": "2", "slug": "backend", "name": "Backend"},
         }
 
+    def _note(self, request: Any) -> tuple[int, dict, str]:
+        body = json.loads(request.body)
+        self.calls.append(Call("POST", request.path_url, body))
+        failed = self._check(request)
+        if failed:
+            return failed
+        issue_id = re.search(r"issues/(\w+)/comments", request.path_url)[1]
+        if issue_id not in self.issues:
+            return 404, {}, json.dumps({"detail": "The requested resource does not exist"})
+        notes = self.notes.setdefault(issue_id, {})
+        if body["text"] in notes.values():
+            return 400, {"Content-Type": "application/json"}, json.dumps(
+                {"detail": "You have already posted that comment."}
+            )
+        note_id = str(9000 + sum(len(n) for n in self.notes.values()))
+        notes[note_id] = body["text"]
+        return 201, {}, json.dumps({"id": note_id, "type": "note", "data": {"text": body["text"]}})
+
     def _external(self, request: Any) -> tuple[int, dict, str]:
         body = json.loads(request.body) if request.body else None
         self.calls.append(Call(request.method, request.path_url, body))
@@ -183,7 +207,8 @@ class FakeAzureDevOps:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     created: int = 0
     relations: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    comments: dict[int, list[str]] = field(default_factory=dict)
+    comments: dict[int, dict[int, str]] = field(default_factory=dict)  # work item -> id -> text
+    comment_ids: int = 2_743_800
     # project -> work item types and area tree (names only)
     projects: dict[str, dict[str, Any]] = field(
         default_factory=lambda: {
@@ -196,6 +221,7 @@ class FakeAzureDevOps:
     )
     next_id: int = 1000
     identities: set[str] | None = None  # None: every identity is known
+    account: str = "sync-bot@contoso.com"  # whom the PAT acts as (connectionData)
     patches: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -238,13 +264,18 @@ class FakeAzureDevOps:
             re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workitems/\$([^/?]+)(\?.*)?$"),
             callback=self._create,
         )
-        self.rsps.add_callback(
-            responses.POST,
-            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workItems/(\d+)/comments(\?.*)?$"),
-            callback=self._comment,
+        comments = re.compile(
+            prefix + r"([^/_][^/]*)/_apis/wit/workItems/(\d+)/comments(/\d+)?(\?.*)?$"
         )
+        for method in ("POST", "PATCH", "DELETE"):
+            self.rsps.add_callback(method, comments, callback=lambda r: self._comment(r))
         self.rsps.add_callback(
             responses.GET, re.compile(prefix + r"_apis/projects(\?.*)?$"), callback=self._projects
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"_apis/connectionData(\?.*)?$"),
+            callback=lambda r: self._connection(r),
         )
         self.rsps.add_callback(
             responses.GET,
@@ -257,7 +288,7 @@ class FakeAzureDevOps:
             callback=self._areas,
         )
 
-    def _check(self, request: Any, version: str = "7.1") -> tuple[int, dict, str] | None:
+    def _check(self, request: Any, version: str | None = "7.1") -> tuple[int, dict, str] | None:
         expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return 401, {}, ""
@@ -388,14 +419,38 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps(self._item_json(item_id))
 
     def _comment(self, request: Any) -> tuple[int, dict, str]:
-        body = json.loads(request.body)
-        self.calls.append(Call("POST", request.path_url, body))
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, request.path_url, body))
         failed = self._check(request, "7.1-preview.4")
         if failed:
             return failed
-        item_id = int(re.search(r"workItems/(\d+)/comments", request.path_url)[1])
-        self.comments.setdefault(item_id, []).append(body["text"])
-        return 200, {}, json.dumps({"id": len(self.comments[item_id]), "text": body["text"]})
+        match = re.search(r"workItems/(\d+)/comments(?:/(\d+))?", request.path_url)
+        item_id = int(match[1])
+        known = self.comments.setdefault(item_id, {})
+        if request.method == "POST":
+            self.comment_ids += 1
+            known[self.comment_ids] = body["text"]
+            return 200, {}, json.dumps({"id": self.comment_ids, "text": body["text"], "version": 1})
+        comment_id = int(match[2])
+        if comment_id not in known:
+            return 404, {}, json.dumps({"message": "comment not found"})
+        if request.method == "DELETE":
+            del known[comment_id]
+            return 200, {}, json.dumps({"id": comment_id, "isDeleted": True})
+        known[comment_id] = body["text"]
+        return 200, {}, json.dumps({"id": comment_id, "text": body["text"], "version": 2})
+
+    def _connection(self, request: Any) -> tuple[int, dict, str]:
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request, None)
+        if failed:
+            return failed
+        user = {
+            "id": "8f2a2e36-0000-0000-0000-000000000001",
+            "providerDisplayName": "Sync Bot",
+            "properties": {"Account": {"$type": "System.String", "$value": self.account}},
+        }
+        return 200, {}, json.dumps({"authenticatedUser": user})
 
     def _projects(self, request: Any) -> tuple[int, dict, str]:
         self.calls.append(Call("GET", request.path_url))

@@ -274,6 +274,35 @@ class AzureDevOpsClient(ApiClient):
         )
         return [item.id for item in self._model(WiqlResponse, response.content, "WIQL").work_items]
 
+    def authenticated_account(self) -> str | None:
+        """The account (unique name, an email on Services) the PAT acts as: how this app's own
+        changes appear in service hooks (``revisedBy``, ``System.ChangedBy``)."""
+        response = self.request("GET", paths.CONNECTION_DATA, idempotent=True)
+        user = json_object(self.service, response.content).get("authenticatedUser") or {}
+        account = ((user.get("properties") or {}).get("Account") or {}).get("$value")
+        return str(account) if account else None
+
+    def update_comment(self, project: str, work_item_id: int, comment_id: int, html: str) -> None:
+        # Setting the same text twice gives the same comment: safe to retry.
+        self.request(
+            "PATCH",
+            paths.work_item_comment(project, work_item_id, comment_id),
+            idempotent=True,
+            params={"api-version": COMMENTS_API_VERSION},
+            json={"text": html},
+        )
+
+    def delete_comment(self, project: str, work_item_id: int, comment_id: int) -> None:
+        try:
+            self.request(
+                "DELETE",
+                paths.work_item_comment(project, work_item_id, comment_id),
+                idempotent=True,
+                params={"api-version": COMMENTS_API_VERSION},
+            )
+        except ApiNotFound:
+            pass  # already gone
+
     def projects(self) -> list[Project]:
         response = self.request(
             "GET",
@@ -306,4 +335,3 @@ class AzureDevOpsClient(ApiClient):
             return model.model_validate_json(content)
         except ValidationError:
             raise ApiRejected(self.service, f"unexpected answer to the {what} request") from None
-

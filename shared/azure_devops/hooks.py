@@ -15,6 +15,7 @@ from shared.azure_devops.fields import (
     FIELD_ASSIGNED_TO,
     FIELD_CHANGED_BY,
     FIELD_CHANGED_DATE,
+    FIELD_HISTORY,
     FIELD_STATE,
     FIELD_TEAM_PROJECT,
     FIELD_WORK_ITEM_TYPE,
@@ -155,3 +156,24 @@ class WorkItemUpdate(_Model):
         if self.revision is not None and self.revision.id:
             return self.revision.id
         return None
+
+
+class CommentVersionRef(_Model):
+    comment_id: Int32 | None = Field(None, alias="commentId")
+
+
+class CommentedFields(_Model):
+    history: Annotated[str, Field(max_length=1_000_000)] | None = Field(None, alias=FIELD_HISTORY)
+    changed_by: IdentityValue = Field(None, alias=FIELD_CHANGED_BY)
+    team_project: PathName | None = Field(None, alias=FIELD_TEAM_PROJECT)
+    work_item_type: PathName | None = Field(None, alias=FIELD_WORK_ITEM_TYPE)
+
+
+class WorkItemCommented(_Model):
+    """``resource`` of a ``workitem.commented`` event: the work item after the comment. The
+    comment id is in ``commentVersionRef`` (recent servers); the author is ``ChangedBy``."""
+
+    id: Int32
+    rev: Int32
+    comment: CommentVersionRef | None = Field(None, alias="commentVersionRef")
+    fields: CommentedFields = CommentedFields()

@@ -15,6 +15,7 @@ COMMENTS_API_VERSION = "7.1-preview.4"
 WORK_ITEMS_BATCH = "_apis/wit/workitemsbatch"
 SUBSCRIPTIONS = "_apis/hooks/subscriptions"
 PROJECTS = "_apis/projects"
+CONNECTION_DATA = "_apis/connectionData"
 
 
 def _in_project(project: str | None) -> str:
@@ -32,6 +33,10 @@ def work_item_create(project: str, work_item_type: str) -> str:
 
 def work_item_comments(project: str, work_item_id: int) -> str:
     return f"{segment(project)}/_apis/wit/workItems/{int(work_item_id)}/comments"
+
+
+def work_item_comment(project: str, work_item_id: int, comment_id: int) -> str:
+    return f"{work_item_comments(project, work_item_id)}/{int(comment_id)}"
 
 
 def work_item_types(project: str) -> str:

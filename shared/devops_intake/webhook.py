@@ -18,10 +18,10 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from shared.azure_devops.fields import WORK_ITEM_UPDATED
+from shared.azure_devops.fields import WORK_ITEM_COMMENTED, WORK_ITEM_UPDATED
 from shared.azure_devops.hooks import ServiceHookEvent
 from shared.credentials import presented_secrets, secret_matches
-from shared.devops_intake import work_item_updated
+from shared.devops_intake import work_item_commented, work_item_updated
 from shared.devops_intake.delivery import Handler, HookDelivery, ignored
 from shared.doors import Rejected, Reply, answer
 from shared.errors import IntegrationNotFound, IntegrationRemoved
@@ -35,6 +35,7 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # Azure DevOps' own payload limit
 
 ROUTES: Router[Handler] = Router()
 ROUTES.add(WORK_ITEM_UPDATED, work_item_updated.handle)
+ROUTES.add(WORK_ITEM_COMMENTED, work_item_commented.handle)
 
 
 def handle_delivery(

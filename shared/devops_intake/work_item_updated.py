@@ -21,7 +21,7 @@ from shared.validation import describe_invalid
 
 
 def handle(delivery: HookDelivery) -> Reply:
-    event, storage, integration = delivery.event, delivery.storage, delivery.integration
+    event = delivery.event
     update = parse_update(event)
     work_item_id = update.item_id
     if work_item_id is None:
@@ -32,17 +32,26 @@ def handle(delivery: HookDelivery) -> Reply:
         raise Rejected(400, describe_invalid(exc, prefix="resource.")) from None
     if isinstance(change, NoChange):
         return ignored(event, change.reason, work_item_id)
+    return queue_once(delivery, change)
+
+
+def queue_once(delivery: HookDelivery, message: SyncMessage) -> Reply:
+    """Queue ``message`` for SyncStatus unless the work item is not linked or the same change
+    was queued before (its delivery marker, read with the links in one query)."""
+    event, storage, integration = delivery.event, delivery.storage, delivery.integration
+    work_item_id = message.work_item_id
+    comment = message.comment is not None
     links, seen = Links(storage).with_rows(
-        integration.id, work_item_id, [delivery_row(work_item_id, change.rev)]
+        integration.id, work_item_id, [delivery_row(work_item_id, message.rev, comment)]
     )
     if not links:
         return ignored(event, "work item is not linked to a Sentry issue", work_item_id)
     if seen:
         return ignored(event, "duplicate delivery", work_item_id)
 
-    storage.send(change.encode())
+    storage.send(message.encode())
     try:
-        remember_queued(storage, change)
+        remember_queued(storage, message)
     except StorageUnavailable as exc:
         # The change is queued; a missing marker costs at most a duplicate message later.
         log_event("webhook.marker_failed", logging.WARNING, error=str(exc))
@@ -50,11 +59,12 @@ def handle(delivery: HookDelivery) -> Reply:
         "webhook.queued",
         integration=integration.id,
         work_item=work_item_id,
-        rev=change.rev,
-        state=change.state is not None,
-        assignee=change.assignee is not None,
+        rev=message.rev,
+        state=message.state is not None,
+        assignee=message.assignee is not None,
+        comment=comment,
     )
-    return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": change.rev})
+    return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": message.rev})
 
 
 def parse_update(event: ServiceHookEvent) -> WorkItemUpdate:
@@ -74,4 +84,5 @@ def remember_queued(storage: Storage, message: SyncMessage) -> None:
         message.rev,
         subscription_id=message.delivery.subscription_id,
         notification_id=message.delivery.notification_id,
+        comment=message.comment is not None,
     )

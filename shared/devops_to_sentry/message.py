@@ -17,6 +17,8 @@ from shared.azure_devops.identity import Identity
 
 SCHEMA_VERSION = 1
 MAX_ENCODED_BYTES = 48 * 1024  # a base64 queue message holds at most 48 KiB of text
+# A comment's HTML is cut to this (3 bytes a character at worst still fits the queue).
+MAX_COMMENT_CHARACTERS = 12_000
 
 
 class _Message(BaseModel):
@@ -37,6 +39,15 @@ class StateTransition(_Message):
 class AssigneeTransition(_Message):
     old: Identity | None = None
     new: Identity | None = None
+
+
+class DevOpsComment(_Message):
+    """A comment made on the work item (``workitem.commented``), cut to fit the queue."""
+
+    id: Int32 | None = None
+    html: Annotated[str, Field(max_length=MAX_COMMENT_CHARACTERS)]
+    author: Identity | None = None
+    truncated: bool = False
 
 
 class Delivery(_Message):
@@ -62,6 +73,7 @@ class SyncMessage(_Message):
     changed_by: Identity | None = None
     state: StateTransition | None = None
     assignee: AssigneeTransition | None = None
+    comment: DevOpsComment | None = None  # a comment message: neither state nor assignee
     delivery: Delivery = Delivery()
 
     def encode(self) -> str:

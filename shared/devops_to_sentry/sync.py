@@ -14,7 +14,8 @@ import logging
 from pydantic import ValidationError
 
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
-from shared.clients import azure_devops_client
+from shared.clients import azure_devops_client, devops_account
+from shared.comments.to_sentry import carry_comment
 from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
 from shared.devops_to_sentry.message import SyncMessage
@@ -92,7 +93,7 @@ class Syncer:
         self._memory = LinkMemoryStore(storage)
         self._audit = AuditLog(storage)
         self._states: StateSet | None = None
-        self._rounds = LinkRounds(self._memory, self.record, self._states_for)
+        self._rounds = LinkRounds(self._memory, self.record, self._states_for, self._is_echo)
 
     def apply(self, message: SyncMessage, dequeue_count: int) -> None:
         """Apply ``message`` to each link; raises ``NotApplied`` if some could not be."""
@@ -109,6 +110,11 @@ class Syncer:
             self.record(message, SKIPPED, "none", "work item is not linked to a Sentry issue")
             return
         links = self._installed(integration, message, links)
+        if message.comment is not None:
+            failures = carry_comment(self._storage, integration, message, links, self.record)
+            if failures:
+                raise NotApplied(failures)
+            return
         moved = message.state is not None and integration.sync.status_to_sentry
         if moved and any(link.state_rev != message.rev for link in links):
             try:
@@ -154,6 +160,23 @@ class Syncer:
             else:
                 kept.append(link)
         return kept
+
+    def _is_echo(self, integration: Integration, message: SyncMessage) -> bool:
+        """Whether this app made the revision (moving the work item to Sentry's state). Only
+        asked when the Sentry -> Azure DevOps direction is on; if the PAT's account cannot be
+        read, the revision is applied normally (every write compares with Sentry first)."""
+        sync = integration.sync
+        who = message.changed_by
+        if not (sync.status_to_devops or sync.assignee_to_devops) or who is None:
+            return False
+        try:
+            account = devops_account(integration)
+        except (ApiError, ConfigurationError) as exc:
+            log_event("sync.account_unreadable", logging.WARNING, error=type(exc).__name__)
+            return False
+        return bool(
+            account and who.unique_name and who.unique_name.casefold() == account.casefold()
+        )
 
     def _states_for(self, integration: Integration, message: SyncMessage) -> StateSet:
         """The done-states for the message's work item, read once per run."""

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shared.http import ApiClient, ApiRejected, RetryPolicy
 from shared.sentry import paths
-from shared.sentry.shapes import ExternalIssue, Member, SentryIssue
+from shared.sentry.shapes import ExternalIssue, Member, Note, SentryIssue
 
 MEMBER_CACHE_SECONDS = 600.0
 
@@ -72,6 +72,22 @@ class SentryClient(ApiClient):
         self._members[key] = (time.monotonic() + MEMBER_CACHE_SECONDS, user_id)
         return user_id
 
+    def add_note(self, org: str, issue_id: str, text: str) -> str | None:
+        """Add a note (comment) to an issue; returns its id, or None when Sentry says the same
+        text was just posted by the same user (it refuses a repeat within an hour)."""
+        try:
+            response = self.request(
+                "POST", paths.issue_comments(org, issue_id), idempotent=False, json={"text": text}
+            )
+        except ApiRejected as exc:
+            if exc.status == 400 and "already posted" in (exc.remote_message or ""):
+                return None
+            raise
+        try:
+            return Note.model_validate_json(response.content).id
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the note request") from None
+
     def register_external_issue(
         self, installation_uuid: str, issue_id: str, web_url: str, project: str, identifier: str
     ) -> str:
@@ -99,4 +115,3 @@ class SentryClient(ApiClient):
         self.request(
             "DELETE", paths.external_issue(installation_uuid, external_issue_id), idempotent=True
         )
-

@@ -9,6 +9,10 @@ def issue(org: str, issue_id: str) -> str:
     return f"api/0/organizations/{segment(org)}/issues/{segment(issue_id)}/"
 
 
+def issue_comments(org: str, issue_id: str) -> str:
+    return f"{issue(org, issue_id)}comments/"
+
+
 def members(org: str) -> str:
     return f"api/0/organizations/{segment(org)}/members/"
 

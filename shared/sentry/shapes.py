@@ -67,3 +67,11 @@ class ExternalIssue(BaseModel):
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
     id: str
+
+
+class Note(BaseModel):
+    """A note (comment) on an issue, as created."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str
+

@@ -1,7 +1,8 @@
 """SentryEvents: act on one Sentry event message (what SentryWebhook queued).
 
 Handlers are found by ``resource.action`` (``ROUTES``): issue status and assignee changes move
-linked work items (``issues``); alert rules that fired create work items
+linked work items (``issues``); notes become work item comments (``comments.to_devops``);
+alert rules that fired create work items
 (``alert_rules.work_items``).
 
 Returning means done; ``doors.consume`` retries failures and parks a message on its last
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pydantic import ValidationError
 
 from shared.alert_rules.work_items import create_for_alert
+from shared.comments.to_devops import apply_comment
 from shared.doors import GiveUp, Unreadable, consume
 from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
@@ -35,6 +37,7 @@ QUEUE_EDGE = "sentry_events"
 Handler = Callable[[Storage, Integration, SentryOrg, SentryEventMessage], None]
 ROUTES: Router[Handler] = Router()
 ROUTES.add("issue", apply_issue)
+ROUTES.add("comment", apply_comment)
 ROUTES.add("event_alert", create_for_alert)
 ROUTES.add("metric_alert", create_for_alert)
 

@@ -26,6 +26,7 @@ from shared.azure_devops.identity import parse_identity
 from shared.azure_devops.shapes import WorkItem, set_field
 from shared.clients import azure_devops_client, sentry_client
 from shared.devops_to_sentry.done_states import DoneStates
+from shared.doors import GiveUp
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.sentry.shapes import SentryIssue
@@ -48,7 +49,8 @@ _type_states: dict[tuple[str, str, str], tuple[float, list[TypeState]]] = {}
 def apply_issue(
     storage: Storage, integration: Integration, org: SentryOrg, message: SentryEventMessage
 ) -> None:
-    assert message.issue is not None
+    if message.issue is None:
+        raise GiveUp("an issue event without its issue")
     issue_id = message.issue.issue.id
     audit = _Audit(storage, integration, org, issue_id, message)
     actor = message.actor

@@ -45,11 +45,12 @@ class Deliveries:
         *,
         subscription_id: str | None = None,
         notification_id: int | None = None,
+        comment: bool = False,
     ) -> None:
-        """Remember that the change to revision ``rev`` is queued."""
+        """Remember that the change to revision ``rev`` (or its comment) is queued."""
         row = {
             "PartitionKey": integration_id,
-            "RowKey": delivery_row(work_item_id, rev),
+            "RowKey": delivery_row(work_item_id, rev, comment),
             "Rev": rev,
         }
         if subscription_id:

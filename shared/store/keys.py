@@ -12,11 +12,15 @@ range query (``store.links``; its memory columns: ``store.link_memory``):
     ``s:<slug>:<issue id>:<work item, 10 digits>``
   and under a work item's prefix, after its links (``~`` sorts after every slug character):
     ``w:<work item>:~p:<slug>:<issue id>``   repair mark (``store.link_memory``)
-    ``w:<work item>:~r:<rev, 10 digits>``    delivery marker (``store.deliveries``)
+    ``w:<work item>:~r:<rev, 10 digits>``    delivery marker (``store.deliveries``),
+    ``w:<work item>:~r:<rev>:c``              the same for a comment
     ``w:<work item>:~seen``                  reconcile watermark (``store.deliveries``)
   and, apart from links:
     ``c:<slug>:<issue id>:<digest>``          a work item create asked for from Sentry
                                             (``store.creations``)
+    ``n:<slug>:<issue id>:<note id>:<work item>``       a Sentry note and the work item
+    ``m:<work item>:<comment id>:<slug>:<issue id>``    comment it became or came from, read
+                                            from either side (``store.comments``)
 
 ``statecache``, partition = integration: ``<project>:<work item type>``, percent-encoded
 (``store.state_cache``).
@@ -117,8 +121,26 @@ def creation_row(slug: str, issue_id: str, digest: str) -> str:
     return f"c:{slug}:{issue_id}:{digest}"
 
 
-def delivery_row(work_item_id: int, rev: int) -> str:
-    return f"{work_item_prefix(work_item_id)}{_DELIVERY}{rev:010d}"
+def note_prefix(slug: str, issue_id: str, note_id: str) -> str:
+    return f"n:{slug}:{issue_id}:{note_id}:"
+
+
+def note_row(slug: str, issue_id: str, note_id: str, work_item_id: int) -> str:
+    return f"{note_prefix(slug, issue_id, note_id)}{_work_item_key(work_item_id)}"
+
+
+def devops_comment_prefix(work_item_id: int, comment_id: int) -> str:
+    return f"m:{_work_item_key(work_item_id)}:{comment_id}:"
+
+
+def devops_comment_row(work_item_id: int, comment_id: int, slug: str, issue_id: str) -> str:
+    return f"{devops_comment_prefix(work_item_id, comment_id)}{slug}:{issue_id}"
+
+
+def delivery_row(work_item_id: int, rev: int, comment: bool = False) -> str:
+    """A queued change of revision ``rev``; a comment queued from the same revision has its
+    own marker (``:c``), as both a state change and a comment can come from one revision."""
+    return f"{work_item_prefix(work_item_id)}{_DELIVERY}{rev:010d}{':c' if comment else ''}"
 
 
 def is_delivery_row(row_key: str) -> bool:

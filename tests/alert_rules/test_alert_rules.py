@@ -234,7 +234,7 @@ def test_an_alert_on_a_done_work_item_comments_that_it_occurred_again(alerts):
     alerts.ado.work_items[item_id]["System.State"] = "Closed"
     alerts.run(alerts.issue_alert())
     assert len(alerts.created()) == 1
-    (comment,) = alerts.ado.comments[item_id]
+    (comment,) = alerts.ado.comments[item_id].values()
     assert "Occurred again" in comment and "Very Important Alert Rule!" in comment
     assert alerts.audit()[0]["action"] == "alert-comment"
 
@@ -293,13 +293,15 @@ def test_an_unreadable_message_is_parked_with_an_audit_row(alerts):
     assert "unreadable Sentry event message" in alerts.audit()[0]["reason"]
 
 
-def test_issue_and_comment_events_are_acknowledged(alerts):
-    message = SentryEventMessage(
-        integration_id=alerts.registered.id,
-        org=DEFAULT_ORG,
-        resource="comment",
-        action="created",
-        installation_uuid=INSTALLATION,
-    )
-    alerts.run(message.encode())
-    assert alerts.parked() == [] and alerts.created() == []
+def test_an_event_without_its_data_is_parked_with_a_reason(alerts):
+    for resource in ("comment", "issue"):
+        message = SentryEventMessage(
+            integration_id=alerts.registered.id,
+            org=DEFAULT_ORG,
+            resource=resource,
+            action="created",
+            installation_uuid=INSTALLATION,
+        )
+        alerts.run(message.encode())
+    assert len(alerts.parked()) == 2 and alerts.created() == []
+    assert "without its" in alerts.audit()[0]["reason"]

@@ -113,7 +113,7 @@ def test_link_an_existing_work_item(ui):
     assert ui.ado.relations[31] == [
         {"rel": "Hyperlink", "url": ISSUE_URL, "attributes": {"comment": "Sentry issue"}}
     ]
-    (comment,) = ui.ado.comments[31]
+    (comment,) = ui.ado.comments[31].values()
     assert "<b>Meredith Heller</b>" in comment and "Same crash" in comment
     (registered,) = ui.sentry.external_issues.values()
     assert (registered["issueId"], registered["identifier"]) == (4242, "31")

@@ -31,7 +31,7 @@ def test_a_name_takes_one_handler():
     assert list(router) == ["workitem.updated"]
 
 
-def test_the_webhook_routes_work_item_updates_only():
+def test_the_webhook_routes_work_item_updates_and_comments():
     from shared.devops_intake.webhook import ROUTES
 
-    assert list(ROUTES) == ["workitem.updated"]
+    assert list(ROUTES) == ["workitem.commented", "workitem.updated"]
