@@ -141,13 +141,17 @@ def wiql_string(text: str) -> str:
 
 
 def subscription_body(
-    url: str, secret: str, project_id: str | None, status: str = "enabled"
+    url: str,
+    secret: str,
+    project_id: str | None,
+    status: str = "enabled",
+    event_type: str = WORK_ITEM_UPDATED,
 ) -> dict[str, Any]:
-    """The subscription we want: work item updates, resource version 1.0, no message texts,
+    """The subscription we want: a work item event, resource version 1.0, no message texts,
     delivered to ``url`` with ``secret`` as the Basic auth password."""
     return {
         "publisherId": "tfs",
-        "eventType": WORK_ITEM_UPDATED,
+        "eventType": event_type,
         "resourceVersion": "1.0",
         "consumerId": "webHooks",
         "consumerActionId": "httpRequest",

@@ -6,7 +6,7 @@ import argparse
 from typing import Any, TextIO
 
 from shared.cli.output import id_argument, print_json
-from shared.devops_intake.subscriptions import Subscriptions
+from shared.devops_intake.subscriptions import EVENT_TYPES, Subscriptions
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
 
@@ -15,12 +15,18 @@ def add_parser(groups: Any) -> None:
     subscription = groups.add_parser("subscription", help="Azure DevOps service hooks")
     actions = subscription.add_subparsers(dest="action", required=True)
     create = actions.add_parser(
-        "create", help="create the workitem.updated subscription (rotates the secret)"
+        "create", help="create a work item subscription (rotates the secret)"
     )
     id_argument(create)
     create.add_argument("--url", help="WorkItemWebhook URL, https://, without ?code= (stored)")
     create.add_argument("--key-setting", help="app setting holding the function key")
     create.add_argument("--project", help="limit to one project (its id)")
+    create.add_argument(
+        "--event",
+        choices=EVENT_TYPES,
+        default=EVENT_TYPES[0],
+        help="workitem.updated (status and assignee) or workitem.commented (comments)",
+    )
     id_argument(actions.add_parser("list", help="each subscription's status in Azure DevOps"))
     check = actions.add_parser("check", help="repair broken subscriptions, then reconcile")
     id_argument(check, optional=True)
@@ -31,9 +37,10 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     if args.action == "create":
         if args.url is not None:
             Integrations(storage).set_hook(args.id, args.url, args.key_setting)
-        created = subscriptions.create(args.id, args.project)
+        created = subscriptions.create(args.id, args.project, args.event)
         out.write(
-            f"Created subscription {created.id}; the webhook secret was rotated and rolled out "
+            f"Created {created.event_type} subscription {created.id}; the webhook secret was "
+            "rotated and rolled out "
             "to every subscription of the integration.\n"
         )
     elif args.action == "list":

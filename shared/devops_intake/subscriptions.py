@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from shared.azure_devops.fields import WORK_ITEM_COMMENTED, WORK_ITEM_UPDATED
 from shared.azure_devops.shapes import subscription_body
 from shared.clients import azure_devops_client
 from shared.credentials import token_from_setting
@@ -35,13 +36,26 @@ class SubscriptionStatus:
     id: str
     project_id: str | None
     status: str  # Azure DevOps' status, or "missing"
+    event_type: str = WORK_ITEM_UPDATED
 
     def to_public(self) -> dict[str, Any]:
-        return {"id": self.id, "projectId": self.project_id, "status": self.status}
+        return {
+            "id": self.id,
+            "projectId": self.project_id,
+            "eventType": self.event_type,
+            "status": self.status,
+        }
+
+
+EVENT_TYPES = (WORK_ITEM_UPDATED, WORK_ITEM_COMMENTED)
 
 
 def desired_subscription(
-    integration: Integration, secret: str, project_id: str | None, status: str = "enabled"
+    integration: Integration,
+    secret: str,
+    project_id: str | None,
+    status: str = "enabled",
+    event_type: str = WORK_ITEM_UPDATED,
 ) -> dict[str, Any]:
     """The subscription body for ``integration``: its webhook URL with the function key."""
     if not integration.hook_url:
@@ -49,7 +63,7 @@ def desired_subscription(
     url = integration.hook_url
     if integration.hook_key_setting:
         url += "?code=" + token_from_setting(integration.hook_key_setting)
-    return subscription_body(url, secret, project_id, status)
+    return subscription_body(url, secret, project_id, status, event_type)
 
 
 class Subscriptions:
@@ -58,14 +72,23 @@ class Subscriptions:
         self._integrations = Integrations(storage)
         self._audit = AuditLog(storage)
 
-    def create(self, integration_id: str, project_id: str | None) -> HookSubscription:
+    def create(
+        self,
+        integration_id: str,
+        project_id: str | None,
+        event_type: str = WORK_ITEM_UPDATED,
+    ) -> HookSubscription:
         """Create one more subscription (optionally for one project), rolling out a new secret."""
+        if event_type not in EVENT_TYPES:
+            raise InvalidInput(f"event type must be one of {', '.join(EVENT_TYPES)}")
         integration = self._integrations.get(integration_id)
         client = azure_devops_client(integration)
         secret = self._integrations.rotate_secret(integration.id)
         integration = self._integrations.get(integration.id)
-        created = client.create_subscription(desired_subscription(integration, secret, project_id))
-        subscription = HookSubscription(str(created["id"]), project_id)
+        created = client.create_subscription(
+            desired_subscription(integration, secret, project_id, event_type=event_type)
+        )
+        subscription = HookSubscription(str(created["id"]), project_id, event_type)
         kept = [*integration.subscriptions, subscription]
         self._integrations.set_subscriptions(integration.id, kept)
         self._roll_out(integration, secret, [s for s in kept if s.id != subscription.id])
@@ -79,7 +102,7 @@ class Subscriptions:
         for sub in integration.subscriptions:
             current = client.get_subscription(sub.id)
             status = "missing" if current is None else str(current.get("status", "unknown"))
-            found.append(SubscriptionStatus(sub.id, sub.project_id, status))
+            found.append(SubscriptionStatus(sub.id, sub.project_id, status, sub.event_type))
         return found
 
     def check(self, integration_id: str) -> list[str]:
@@ -100,12 +123,14 @@ class Subscriptions:
         integration = self._integrations.get(integration.id)
         kept: list[HookSubscription] = []
         for status in statuses:
-            sub = HookSubscription(status.id, status.project_id)
+            sub = HookSubscription(status.id, status.project_id, status.event_type)
             if status.status == "missing":
                 created = client.create_subscription(
-                    desired_subscription(integration, secret, status.project_id)
+                    desired_subscription(
+                        integration, secret, status.project_id, event_type=status.event_type
+                    )
                 )
-                sub = HookSubscription(str(created["id"]), status.project_id)
+                sub = HookSubscription(str(created["id"]), status.project_id, status.event_type)
                 action = f"recreated missing subscription {status.id} as {sub.id}"
                 self._record(integration, "subscription-recreate", action)
                 actions.append(action)
@@ -154,7 +179,10 @@ class Subscriptions:
                 continue  # the next check recreates it
             status = str(current.get("status", "enabled"))
             keep = status if status in ("enabled", "disabledByUser") else "enabled"
-            body = {**current, **desired_subscription(integration, secret, sub.project_id, keep)}
+            wanted = desired_subscription(
+                integration, secret, sub.project_id, keep, event_type=sub.event_type
+            )
+            body = {**current, **wanted}
             body["publisherInputs"] = {
                 **(current.get("publisherInputs") or {}),
                 **body["publisherInputs"],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from shared.azure_devops.fields import WORK_ITEM_UPDATED
 from shared.store.keys import work_item_row
 
 STATUS, ASSIGNEE = "status", "assignee"
@@ -157,13 +158,15 @@ class SyncOptions:
 
 @dataclass(frozen=True)
 class HookSubscription:
-    """A service hook subscription we created, and the project it is limited to (if any)."""
+    """A service hook subscription we created: its event type and the project it is limited to
+    (if any). Subscriptions stored before event types were recorded are ``workitem.updated``."""
 
     id: str
     project_id: str | None = None
+    event_type: str = WORK_ITEM_UPDATED
 
     def to_public(self) -> dict[str, Any]:
-        return {"id": self.id, "projectId": self.project_id}
+        return {"id": self.id, "projectId": self.project_id, "eventType": self.event_type}
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,9 @@ def integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) -
         hook_url=entity.get("HookUrl") or None,
         hook_key_setting=entity.get("HookKeySetting") or None,
         subscriptions=tuple(
-            HookSubscription(item["id"], item.get("projectId"))
+            HookSubscription(
+                item["id"], item.get("projectId"), item.get("eventType") or WORK_ITEM_UPDATED
+            )
             for item in json.loads(entity.get("Subscriptions") or "[]")
         ),
         secret_hash=entity.get("SecretHash") or None,

@@ -122,7 +122,9 @@ def test_check_repairs_what_azure_devops_broke(app_env, world, status, repaired)
     else:
         ado.subscriptions["sub-1"]["status"] = status
     code, out, _ = run("subscription", "list", integration.id)
-    assert json.loads(out) == [{"id": "sub-1", "projectId": None, "status": status}]
+    assert json.loads(out) == [
+        {"id": "sub-1", "projectId": None, "eventType": "workitem.updated", "status": status}
+    ]
     ado.calls.clear()
 
     code, out, err = run("subscription", "check", integration.id)
@@ -255,3 +257,26 @@ def test_reconcile_reads_work_items_200_at_a_time(app_env, world):
     assert (code, json.loads(out)) == (0, {"would queue": [], "would correct": []})
     batches = [len(c.body["ids"]) for c in ado.calls if "workitemsbatch" in c.path]
     assert batches == [200, 1]
+
+
+def test_a_comment_subscription_is_created_and_repaired_as_one(app_env, world):
+    integration, _, ado, _ = world
+    for event in ("workitem.updated", "workitem.commented"):
+        code, _, err = run("subscription", "create", integration.id, "--url", HOOK_URL,
+                           "--event", event)  # fmt: skip
+        assert code == 0, err
+    assert [s["eventType"] for s in ado.subscriptions.values()] == [
+        "workitem.updated",
+        "workitem.commented",
+    ]
+    for sub in ado.subscriptions.values():
+        app_env.secrets.append(sub["consumerInputs"]["basicAuthPassword"])
+    del ado.subscriptions["sub-2"]  # someone deleted the comment subscription
+    code, _, err = run("subscription", "check", integration.id)
+    assert code == 0, err
+    (recreated,) = [s for s in ado.subscriptions.values() if s["id"] not in ("sub-1",)]
+    assert recreated["eventType"] == "workitem.commented"
+    for sub in ado.subscriptions.values():
+        app_env.secrets.append(sub["consumerInputs"]["basicAuthPassword"])
+    listed = json.loads(run("subscription", "list", integration.id)[1])
+    assert sorted(s["eventType"] for s in listed) == ["workitem.commented", "workitem.updated"]
