@@ -12,8 +12,13 @@ the links touched in the last ``RECENT`` (newest first, at most ``LIMIT`` a run)
   archived or otherwise left alone by the rules count as no difference.
 
 A settle message is a sync message with neither ``state`` nor ``assignee``: it asks SyncStatus
-to bring the work item's links to their memory, nothing more. Every correction is an audit row.
-A dry run reads the same and writes nothing.
+to bring the work item's links to their memory, nothing more.
+
+With the Sentry -> Azure DevOps direction on for a field, a difference on a clean memory means
+Sentry moved last and its webhook never reached us (Sentry sends each once, without retries):
+instead of undoing it, a Sentry event is queued as if the webhook had arrived, and SentryEvents
+moves the work item. Every correction is an audit row. A dry run reads the same and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from shared.devops_to_sentry.rules import LEFT_ALONE
 from shared.errors import ConfigurationError
 from shared.http import ApiError, ApiNotFound
 from shared.log import log_event
+from shared.sentry.webhooks import Issue, IssueData
+from shared.sentry_intake.message import SentryEventMessage
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.link_memory import LinkMemoryStore
@@ -41,18 +48,26 @@ LIMIT = 100
 
 @dataclass(frozen=True)
 class Difference:
+    """``fields``: to correct in Sentry; ``to_devops``: fields where Sentry moved last (the
+    other direction is on), carried to the work item instead; ``status``: Sentry's status."""
+
     link: Link
     fields: frozenset[str]
     why: str
+    to_devops: frozenset[str] = frozenset()
+    status: str | None = None
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "workItemId": self.link.work_item_id,
             "sentryOrg": self.link.sentry_org,
             "issueId": self.link.issue_id,
             "fields": sorted(self.fields),
             "why": self.why,
         }
+        if self.to_devops:
+            shown["toAzureDevOps"] = sorted(self.to_devops)
+        return shown
 
 
 @dataclass
@@ -111,7 +126,9 @@ class DriftCheck:
             fields = link.pending or frozenset({STATUS, ASSIGNEE})
             return Difference(link, frozenset(fields), "a write was left unfinished")
         memory = link.memory
-        if memory.status.target is None and memory.assignee is None:
+        sync = integration.sync
+        two_way = sync.status_to_devops or sync.assignee_to_devops
+        if memory.status.target is None and memory.assignee is None and not two_way:
             return None  # nothing asked of Sentry yet
         org = integration.sentry_org(link.sentry_org)
         if org is None:
@@ -139,11 +156,60 @@ class DriftCheck:
             if member is not None and issue.assignee_user_id != member:
                 fields.add(ASSIGNEE)
                 why.append(f"Sentry's assignee is not {memory.assignee}")
-        if not fields:
+        # With the other direction on, a clean memory that Sentry differs from means Sentry
+        # moved last (our own writes leave Pending or a repair mark until they are settled):
+        # the change is carried to the work item instead of being undone in Sentry.
+        to_devops: set[str] = set()
+        if sync.status_to_devops and issue.status not in LEFT_ALONE:
+            if STATUS in fields or (target is None and issue.status == "resolved"):
+                fields.discard(STATUS)
+                to_devops.add(STATUS)
+                if target is None:
+                    why.append(f"Sentry says {issue.status}, the work item never moved")
+        if sync.assignee_to_devops and ASSIGNEE in fields:
+            fields.discard(ASSIGNEE)
+            to_devops.add(ASSIGNEE)
+        if not fields and not to_devops:
             return None
-        return Difference(link, frozenset(fields), "; ".join(why))
+        return Difference(
+            link, frozenset(fields), "; ".join(why), frozenset(to_devops), issue.status
+        )
 
     def _correct(self, integration: Integration, difference: Difference) -> None:
+        if difference.to_devops:
+            self._queue_to_devops(integration, difference)
+        if difference.fields:
+            self._correct_sentry(integration, difference)
+
+    def _queue_to_devops(self, integration: Integration, difference: Difference) -> None:
+        """A Sentry event as if its webhook had arrived: SentryEvents reads both sides again
+        and decides (an echo, or a work item already there, changes nothing)."""
+        link = difference.link
+        for field_name in sorted(difference.to_devops):
+            action = (difference.status or "unresolved") if field_name == STATUS else "assigned"
+            message = SentryEventMessage(
+                integration_id=integration.id,
+                org=link.sentry_org,
+                resource="issue",
+                action=action,
+                installation_uuid="drift-check",
+                issue=IssueData(issue=Issue(id=link.issue_id)),
+            )
+            self._storage.send_sentry_event(message.encode())
+        self._audit.record(
+            integration.id,
+            AuditEntry(
+                work_item_id=link.work_item_id,
+                rev=0,
+                outcome=SKIPPED,
+                action="sync-queued",
+                reason=f"Sentry moved without its webhook reaching us: {difference.why}",
+                sentry_org=link.sentry_org,
+                issue_id=link.issue_id,
+            ),
+        )
+
+    def _correct_sentry(self, integration: Integration, difference: Difference) -> None:
         link = difference.link
         self._memory.mark_repair(link, difference.fields)
         rev = max(link.state_rev, link.assignee_rev)

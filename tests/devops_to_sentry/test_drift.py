@@ -152,3 +152,36 @@ def test_prune_deletes_old_markers_and_audit_rows_only(world, app_env):
     assert world.link_row(5, "acme", "101").state_rev == 2  # links are never pruned
     code, out, _ = run("prune", world.id)
     assert (code, json.loads(out)) == (0, {world.id: {"markers": 0, "audit": 0}})
+
+
+def test_with_two_way_on_a_lost_sentry_webhook_moves_the_work_item_instead(world):
+    """Sentry sends webhooks once: someone reopened the issue and the webhook was lost. With
+    status-to-devops on, the timer carries Sentry's change to the work item, not back."""
+    import azure.functions.queue as func_queue
+
+    import SentryEvents
+    from shared.sentry_to_devops.issues import forget_cached_type_states
+
+    forget_cached_type_states()
+    world.stores.integrations.set_sync(world.id, {"status-to-devops": True})
+    world.ado.work_items[5] = {
+        "System.TeamProject": "Fabrikam",
+        "System.WorkItemType": "Bug",
+        "System.State": "Closed",
+    }
+    world.acme.issues["101"]["status"] = "unresolved"
+    code, out, err = run("reconcile", world.id, "--dry-run")
+    assert code == 0, err
+    (shown,) = json.loads(out)["would correct"]
+    assert (shown["fields"], shown["toAzureDevOps"]) == ([], ["status"])
+    assert world.env.queued(world.env.sentry_queue_name) == []  # a dry run writes nothing
+
+    run("reconcile", world.id)
+    (queued,) = world.env.queued(world.env.sentry_queue_name)
+    assert (queued["resource"], queued["action"]) == ("issue", "unresolved")
+    assert world.env.queued() == []  # no correction of Sentry
+    SentryEvents.main(
+        func_queue.QueueMessage(id="q", body=json.dumps(queued).encode(), dequeue_count=1)
+    )
+    assert world.ado.work_items[5]["System.State"] == "Active"
+    assert world.acme.issues["101"]["status"] == "unresolved"  # left as the person set it
