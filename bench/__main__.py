@@ -419,6 +419,103 @@ def bench_economy(events: int) -> list[Row]:
     ]
 
 
+# -- 5. the Sentry side: webhook CPU and the outbound path's API economy ---------------------
+
+
+def bench_sentry(events: int) -> list[Row]:
+    """SentryWebhook's CPU per event against ``json.loads`` of its body, and what SentryEvents
+    costs in Azure DevOps and Sentry calls per Sentry event (both on in-memory storage)."""
+    import hashlib
+    import hmac
+
+    import responses
+    from fakes import FakeAzureDevOps, FakeSentry
+
+    from shared.sentry_intake.webhook import handle_sentry_hook
+    from shared.sentry_to_devops.events import handle_sentry_event
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
+
+    storage = MemoryStorage()
+    os.environ.update(
+        {"BENCH_PAT": "bench-pat", "BENCH_TOKEN": "bench-token", "BENCH_SECRET": "bench-secret"}
+    )
+    Integrations(storage).add(  # type: ignore[arg-type]
+        COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/", pat_setting="BENCH_PAT"
+    )
+    SentryOrgs(storage).add(  # type: ignore[arg-type]
+        COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN",
+        client_secret_setting="BENCH_SECRET",
+    )  # fmt: skip
+    Integrations(storage).set_sync(COLLECTION, {"status-to-devops": True})  # type: ignore[arg-type]
+    linked = list(range(1, 101))
+    for work_item in linked:
+        Links(storage).add(COLLECTION, work_item, "acme", str(work_item))  # type: ignore[arg-type]
+    fixture = json.loads((ROOT / "tests" / "fixtures" / "sentryapp_issue_resolved.json").read_text())
+    bodies = []
+    for n in range(events + 100):
+        payload = json.loads(json.dumps(fixture))
+        payload["data"]["issue"]["id"] = str(linked[n % len(linked)])
+        # Each issue is resolved, then unresolved, then resolved again...: every event moves.
+        payload["action"] = "unresolved" if (n // len(linked)) % 2 else "resolved"
+        bodies.append(json.dumps(payload).encode())
+
+    def headers(body: bytes, n: int) -> dict[str, str]:
+        return {
+            "Request-ID": f"req-{n}",
+            "Sentry-Hook-Resource": "issue",
+            "Sentry-Hook-Timestamp": str(int(time.time())),
+            "Sentry-Hook-Signature": hmac.new(b"bench-secret", body, hashlib.sha256).hexdigest(),
+        }
+
+    for n, body in enumerate(bodies[:100]):  # warm-up
+        handle_sentry_hook(COLLECTION, "acme", body, headers(body, n), storage)  # type: ignore[arg-type]
+    handler, parser = [], []
+    for n, body in enumerate(bodies[100:], start=100):
+        sent = headers(body, n)
+        start = time.perf_counter_ns()
+        reply = handle_sentry_hook(COLLECTION, "acme", body, sent, storage)  # type: ignore[arg-type]
+        handler.append(time.perf_counter_ns() - start)
+        assert reply.status == 202, reply.body
+        start = time.perf_counter_ns()
+        json.loads(body)
+        parser.append(time.perf_counter_ns() - start)
+    webhook_us, loads_us = _median_ns(handler) / 1000, _median_ns(parser) / 1000
+    rows: list[Row] = [
+        (
+            f"5. Sentry webhook CPU/event ({len(bodies[0]) / 1024:.0f} KiB)",
+            f"{webhook_us:.0f} µs (json.loads {loads_us:.0f} µs): {webhook_us / loads_us:.2f}×",
+            "≤ 4× json.loads",
+        )
+    ]
+    queued = storage.sent[-events:]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        ado = FakeAzureDevOps(rsps, "bench-pat")
+        sentry = FakeSentry(rsps, "https://sentry.example/", "acme", "bench-token")
+        for work_item in linked:
+            ado.work_items[work_item] = {
+                "System.TeamProject": "Fabrikam",
+                "System.WorkItemType": "Bug",
+                "System.State": "Active",
+            }
+            sentry.add_issue(str(work_item))
+        for text in queued:
+            issue = json.loads(text)["issue"]["issue"]["id"]
+            sentry.issues[issue]["status"] = json.loads(text)["action"]
+            handle_sentry_event(text, 1, storage)  # type: ignore[arg-type]
+    writes = len(ado.patches)
+    rows.append(
+        (
+            f"5. Sentry -> Azure DevOps, {len(queued)} issue events",
+            f"{len(ado.calls) / len(queued):.2f} Azure DevOps calls/event ({writes} writes), "
+            f"{len(sentry.calls) / len(queued):.2f} Sentry calls/event",
+            "≤ 3 and 1",
+        )
+    )
+    return rows
+
+
 # -- 4. cold import -------------------------------------------------------------------------------
 
 _TIME_IMPORT = """
@@ -484,7 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=1000, help="events for parts 1 and 3")
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument(
-        "--only", choices=["cpu", "burst", "economy", "import"], help="run one part only"
+        "--only",
+        choices=["cpu", "burst", "economy", "import", "sentry"],
+        help="run one part only",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -498,6 +597,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "economy": lambda: bench_economy(args.events),
         "import": lambda: bench_cold_import(args.runs),
+        "sentry": lambda: bench_sentry(args.events),
     }
     for name, part in parts.items():
         if args.only in (None, name):
