@@ -9,9 +9,9 @@ from shared.cli.output import id_argument, print_json
 from shared.errors import NotFound
 from shared.issue_links.schema import schema, webhook_url
 from shared.store.integrations import Integrations
-from shared.store.records import SYNC_SETTINGS
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
+from shared.store.sync_settings import SYNC_SETTINGS
 from shared.validation import RESOLUTION_STRATEGIES, check_base_url
 
 

@@ -16,9 +16,10 @@ from datetime import timedelta
 
 from shared.azure_devops.shapes import WorkItemState
 from shared.devops_to_sentry.rules import StateSet
-from shared.store.records import Integration, most_specific
+from shared.store.records import Integration
 from shared.store.state_cache import StateCache
 from shared.store.storage import Storage
+from shared.store.sync_settings import most_specific
 
 CACHE_SECONDS = 3600.0
 

@@ -34,8 +34,9 @@ from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
 from shared.store.audit import APPLIED, FAILED, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
-from shared.store.records import Integration, Link, SentryOrg, most_specific
+from shared.store.records import Integration, Link, SentryOrg
 from shared.store.storage import Storage
+from shared.store.sync_settings import most_specific
 
 ROUNDS = 3  # reads and decisions per work item when it keeps changing under us (412)
 CACHE_SECONDS = 3600.0

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.devops_to_sentry.rules import StateSet
-from shared.store.records import ResolveStates
+from shared.store.sync_settings import ResolveStates
 
 RESOLVED, COMPLETED, IN_PROGRESS, PROPOSED = "Resolved", "Completed", "InProgress", "Proposed"
 

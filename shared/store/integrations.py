@@ -19,18 +19,16 @@ from shared.credentials import check_setting_name, hash_secret, new_webhook_secr
 from shared.errors import AlreadyExists, IntegrationNotFound, IntegrationRemoved, InvalidInput
 from shared.store.keys import INTEGRATION_ROW, SENTRY_ORG_PREFIX
 from shared.store.records import (
-    SYNC_SETTINGS,
     DoneStateMapping,
     HookSubscription,
     Integration,
-    ResolveStates,
-    SyncOptions,
     done_states_from,
     integration_from,
     resolve_states_from,
     sentry_org_from,
 )
 from shared.store.storage import INTEGRATIONS, Storage, merge_unchanged, storage_errors
+from shared.store.sync_settings import SYNC_SETTINGS, ResolveStates, SyncOptions
 from shared.validation import check_base_url, check_integration_id, check_resolution
 
 # How stale a cached integration row may be where callers accept one (``max_age``).

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from shared.devops_to_sentry.rules import StateSet
 from shared.sentry_to_devops.rules import TypeState, assignee_move, state_move
-from shared.store.records import ResolveStates
+from shared.store.sync_settings import ResolveStates
 
 AGILE = [
     TypeState("New", "Proposed"),
