@@ -556,6 +556,7 @@ def bench_cold_import(runs: int) -> list[Row]:
         "SubscriptionCheck",
         "SentryWebhook",
         "SentryComponents",
+        "SentryEvents",
     ):
         names = subprocess.run(
             [sys.executable, "-c", _THIRD_PARTY.format(root=str(ROOT), module=module)],
