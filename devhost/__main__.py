@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     os.environ.setdefault("SYNC_QUEUE_NAME", "workitem-sync")
     os.environ.setdefault("SENTRY_QUEUE_NAME", "sentry-events")
+    os.environ.setdefault("RELEASE_QUEUE_NAME", "releases")
 
     azurite = None
     if args.azurite:

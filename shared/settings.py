@@ -14,10 +14,12 @@ from shared.errors import ConfigurationError
 STORAGE_SETTING = "AzureWebJobsStorage"
 QUEUE_SETTING = "SYNC_QUEUE_NAME"
 SENTRY_QUEUE_SETTING = "SENTRY_QUEUE_NAME"
+RELEASE_QUEUE_SETTING = "RELEASE_QUEUE_NAME"
 TABLE_PREFIX_SETTING = "TABLE_PREFIX"
 
 DEFAULT_QUEUE = "workitem-sync"
 DEFAULT_SENTRY_QUEUE = "sentry-events"
+DEFAULT_RELEASE_QUEUE = "releases"
 
 # Queue names: 3-63 chars of lowercase letters, digits and single hyphens. We keep 56 so that
 # the host can still append "-poison".
@@ -31,6 +33,7 @@ class Settings:
     sync_queue: str
     table_prefix: str
     sentry_queue: str = DEFAULT_SENTRY_QUEUE
+    release_queue: str = DEFAULT_RELEASE_QUEUE
 
 
 def load_settings() -> Settings:
@@ -39,6 +42,7 @@ def load_settings() -> Settings:
         raise ConfigurationError(f"app setting {STORAGE_SETTING} is not set")
     queue = _queue_name(QUEUE_SETTING, DEFAULT_QUEUE)
     sentry_queue = _queue_name(SENTRY_QUEUE_SETTING, DEFAULT_SENTRY_QUEUE)
+    release_queue = _queue_name(RELEASE_QUEUE_SETTING, DEFAULT_RELEASE_QUEUE)
     prefix = os.environ.get(TABLE_PREFIX_SETTING, "").strip()
     if not _TABLE_PREFIX.match(prefix):
         raise ConfigurationError(
@@ -49,6 +53,7 @@ def load_settings() -> Settings:
         sync_queue=queue,
         table_prefix=prefix,
         sentry_queue=sentry_queue,
+        release_queue=release_queue,
     )
 
 

@@ -54,6 +54,10 @@ class AppEnv:
     def sentry_queue_name(self) -> str:
         return "sentry-" + self.queue_name.removeprefix("sync-")
 
+    @property
+    def release_queue_name(self) -> str:
+        return "releases-" + self.queue_name.removeprefix("sync-")
+
     def storage(self):
         from shared.store.storage import get_storage
 
@@ -95,6 +99,7 @@ def app_env(
     monkeypatch.setenv("AzureWebJobsStorage", env.connection_string)
     monkeypatch.setenv("SYNC_QUEUE_NAME", env.queue_name)
     monkeypatch.setenv("SENTRY_QUEUE_NAME", f"sentry-{suffix}")
+    monkeypatch.setenv("RELEASE_QUEUE_NAME", f"releases-{suffix}")
     monkeypatch.setenv("TABLE_PREFIX", env.table_prefix)
     from shared.store.integrations import forget_cached_integrations
 

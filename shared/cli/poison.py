@@ -27,7 +27,7 @@ def add_parser(groups: Any) -> None:
             "--queue",
             choices=QUEUES,
             default="sync",
-            help="sync (SyncStatus, the default) or sentry (SentryEvents)",
+            help="sync (SyncStatus, the default), sentry (SentryEvents) or releases (ReleaseSync)",
         )
 
 
@@ -38,7 +38,11 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         return
     if args.action == "replay":
         outcome = queue.replay(set(args.message_id) if args.message_id else None)
-        names = {"sentry": storage.settings.sentry_queue, "sync": storage.settings.sync_queue}
+        names = {
+            "sentry": storage.settings.sentry_queue,
+            "sync": storage.settings.sync_queue,
+            "releases": storage.settings.release_queue,
+        }
         target = names[args.queue]
         out.write(f"Replayed {len(outcome.done)} message(s) onto {target}.\n")
         if outcome.unreadable:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from azure.storage.queue import QueueClient, QueueMessage
 
-from shared.store.storage import Storage, decode_queued, storage_errors
+from shared.store.storage import (
+    POISON,
+    RELEASES,
+    SENTRY,
+    SYNC,
+    Storage,
+    decode_queued,
+    storage_errors,
+)
 
 _PEEK_LIMIT = 32  # the queue service's cap for one peek or receive
 _REPLAY_LEASE_SECONDS = 60
@@ -37,25 +45,22 @@ class Outcome:
     missing: list[str]  # asked for by id, not in the poison queue
 
 
-QUEUES = ("sync", "sentry")  # the sync queue's poison queue, or the Sentry event queue's
+QUEUES = (SYNC, SENTRY, RELEASES)  # the queues whose poison queues this handles
 
 
 class PoisonQueue:
-    def __init__(self, storage: Storage, queue: str = "sync") -> None:
+    def __init__(self, storage: Storage, queue: str = SYNC) -> None:
         if queue not in QUEUES:
             raise ValueError(f"no poison queue for {queue!r}")
         self._storage = storage
-        self._sentry = queue == "sentry"
+        self._kind = queue
 
     @property
     def _poison(self) -> QueueClient:
-        return self._storage.sentry_poison_queue if self._sentry else self._storage.poison_queue
+        return self._storage.queue_client(self._kind + POISON)
 
     def _send_back(self, text: str) -> None:
-        if self._sentry:
-            self._storage.send_sentry_event(text)
-        else:
-            self._storage.send(text)
+        self._storage.send(text, self._kind)
 
     def peek(self) -> list[PoisonMessage]:
         """Up to 32 messages, oldest first (the service lets nobody peek further)."""

@@ -42,6 +42,9 @@ STATE_CACHE = "statecache"
 AUDIT = "audit"
 SENTRY_HOOKS = "sentryhooks"
 
+# The app's queues, by kind; ``kind + POISON`` is each one's poison queue.
+SYNC, SENTRY, RELEASES, POISON = "sync", "sentry", "releases", "-poison"
+
 # A webhook must answer fast even when storage is down: few, short retries.
 _RETRIES = {"retry_total": 2, "retry_backoff_factor": 0.2, "retry_backoff_max": 1}
 _TIMEOUTS = {"connection_timeout": 3, "read_timeout": 5}
@@ -88,34 +91,26 @@ class Storage:
             self._service = TableServiceClient.from_connection_string(
                 connection, transport=_transport(), **_RETRIES
             )
-            # The queue trigger reads base64 (host.json messageEncoding), so we write base64.
-            self._queue = QueueClient.from_connection_string(
-                connection,
-                settings.sync_queue,
-                message_encode_policy=TextBase64EncodePolicy(),
-                message_decode_policy=TextBase64DecodePolicy(),
-                transport=_transport(),
-                **_RETRIES,
-            )
-            self._sentry_queue = QueueClient.from_connection_string(
-                connection,
-                settings.sentry_queue,
-                message_encode_policy=TextBase64EncodePolicy(),
-                message_decode_policy=TextBase64DecodePolicy(),
-                transport=_transport(),
-                **_RETRIES,
-            )
-            self._sentry_poison = QueueClient.from_connection_string(
-                connection,
-                settings.sentry_queue + "-poison",
-                transport=_transport(),
-                **_RETRIES,
-            )
-            # The poison queue is read raw: the host moves there exactly what it could not
+            # The queue triggers read base64 (host.json messageEncoding), so we write base64.
+            # Poison queues are read raw: the host moves there exactly what it could not
             # process, undecodable text included, and one such message must not hide the rest.
-            self._poison = QueueClient.from_connection_string(
-                connection, settings.sync_queue + "-poison", transport=_transport(), **_RETRIES
-            )
+            self._queues: dict[str, QueueClient] = {}
+            for kind, name in (
+                (SYNC, settings.sync_queue),
+                (SENTRY, settings.sentry_queue),
+                (RELEASES, settings.release_queue),
+            ):
+                self._queues[kind] = QueueClient.from_connection_string(
+                    connection,
+                    name,
+                    message_encode_policy=TextBase64EncodePolicy(),
+                    message_decode_policy=TextBase64DecodePolicy(),
+                    transport=_transport(),
+                    **_RETRIES,
+                )
+                self._queues[kind + POISON] = QueueClient.from_connection_string(
+                    connection, name + "-poison", transport=_transport(), **_RETRIES
+                )
         except ValueError:
             raise ConfigurationError(
                 f"app setting {STORAGE_SETTING} is not a storage connection string "
@@ -138,45 +133,41 @@ class Storage:
             client = self._tables[name] = self._service.get_table_client(full_name)
         return client
 
+    def queue_client(self, kind: str = SYNC) -> QueueClient:
+        """The queue ``kind`` (``SYNC``, ``SENTRY``, ``RELEASES``, each ``+ POISON``), created
+        once per process."""
+        return self._ready_queue(self._queues[kind])
+
     @property
     def queue(self) -> QueueClient:
-        return self._ready_queue(self._queue)
+        return self.queue_client(SYNC)
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, kind: str = SYNC) -> None:
         with storage_errors():
-            self.queue.send_message(text)
-
-    @property
-    def sentry_queue(self) -> QueueClient:
-        """``<SENTRY_QUEUE_NAME>``: what Sentry's webhooks hand to the functions behind them."""
-        return self._ready_queue(self._sentry_queue)
+            self.queue_client(kind).send_message(text)
 
     def send_sentry_event(self, text: str) -> None:
-        with storage_errors():
-            self.sentry_queue.send_message(text)
+        self.send(text, SENTRY)
 
-    @property
-    def sentry_poison_queue(self) -> QueueClient:
-        """``<SENTRY_QUEUE_NAME>-poison``; raw text, like ``poison_queue``."""
-        return self._ready_queue(self._sentry_poison)
-
-    def send_sentry_poison(self, text: str) -> None:
-        with storage_errors():
-            self.sentry_poison_queue.send_message(
-                base64.b64encode(text.encode("utf-8")).decode("ascii")
-            )
+    def send_release(self, text: str) -> None:
+        self.send(text, RELEASES)
 
     @property
     def poison_queue(self) -> QueueClient:
-        """``<queue>-poison``, where the host (and SyncStatus on a last attempt) puts failures.
+        """``<queue>-poison``, where the host (and a function on a last attempt) puts failures.
 
         Raw text: write with ``send_poison`` and decode with ``decode_queued``."""
-        return self._ready_queue(self._poison)
+        return self.queue_client(SYNC + POISON)
 
-    def send_poison(self, text: str) -> None:
-        """Park ``text`` in the poison queue, base64 as the host leaves messages there."""
+    def send_poison(self, text: str, kind: str = SYNC) -> None:
+        """Park ``text`` in the queue's poison queue, base64 as the host leaves messages there."""
         with storage_errors():
-            self.poison_queue.send_message(base64.b64encode(text.encode("utf-8")).decode("ascii"))
+            self.queue_client(kind + POISON).send_message(
+                base64.b64encode(text.encode("utf-8")).decode("ascii")
+            )
+
+    def send_sentry_poison(self, text: str) -> None:
+        self.send_poison(text, SENTRY)
 
     def _ready_queue(self, client: QueueClient) -> QueueClient:
         """The queue client, after creating its queue once per process."""
