@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TypeVar
 
 from shared.azure_devops.client import AzureDevOpsClient
-from shared.azure_devops.paths import search_base_url
+from shared.azure_devops.code_client import CodeClient
+from shared.azure_devops.paths import release_base_url, search_base_url
 from shared.credentials import token_from_setting
 from shared.http import RetryPolicy
 from shared.sentry.client import SentryClient
@@ -24,24 +26,34 @@ ACCOUNT_SECONDS = 3600.0
 
 _lock = threading.Lock()
 _accounts: dict[str, tuple[float, str | None]] = {}
-_azure_devops: dict[tuple[str, str, RetryPolicy], AzureDevOpsClient] = {}
+_azure_devops: dict[tuple[str, str, RetryPolicy, type], AzureDevOpsClient] = {}
+C = TypeVar("C", bound=AzureDevOpsClient)
 _sentry: dict[tuple[str, str], SentryClient] = {}
 
 
-def _ado(base_url: str, pat_setting: str, policy: RetryPolicy) -> AzureDevOpsClient:
+def _ado(
+    base_url: str, pat_setting: str, policy: RetryPolicy, kind: type[C] = AzureDevOpsClient
+) -> C:
     pat = token_from_setting(pat_setting)
-    key = (base_url, pat, policy)
+    key = (base_url, pat, policy, kind)
     with _lock:
         client = _azure_devops.get(key)
         if client is None:
-            client = _azure_devops[key] = AzureDevOpsClient(base_url, pat, policy)
-        return client
+            client = _azure_devops[key] = kind(base_url, pat, policy)
+        return client  # type: ignore[return-value]
 
 
 def azure_devops_client(
     integration: Integration, policy: RetryPolicy = BACKGROUND
 ) -> AzureDevOpsClient:
     return _ado(integration.base_url, integration.pat_setting, policy)
+
+
+def azure_devops_code_client(integration: Integration, *, releases: bool = False) -> CodeClient:
+    """Git and build calls on the organization's host; Classic Release calls
+    (``releases=True``) on the release host."""
+    base = release_base_url(integration.base_url) if releases else integration.base_url
+    return _ado(base, integration.pat_setting, BACKGROUND, CodeClient)
 
 
 def azure_devops_search_client(integration: Integration) -> AzureDevOpsClient:

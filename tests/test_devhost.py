@@ -87,6 +87,7 @@ def test_loads_this_app(app_env):
         "SentryWebhook",
         "SentryComponents",
         "SentryEvents",
+        "ReleaseSync",
     }
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 

@@ -88,3 +88,45 @@ def search_base_url(base_url: str) -> str:
         org = host.removesuffix(".visualstudio.com")
         return f"{parts.scheme}://{org}.almsearch.visualstudio.com{parts.path}"
     return base_url
+
+
+# -- code and pipelines -------------------------------------------------------------------------
+
+
+def repository(project: str, repository_id: str) -> str:
+    return f"{segment(project)}/_apis/git/repositories/{segment(repository_id)}"
+
+
+def commits(project: str, repository_id: str) -> str:
+    return f"{repository(project, repository_id)}/commits"
+
+
+def commit(project: str, repository_id: str, sha: str) -> str:
+    return f"{commits(project, repository_id)}/{segment(sha)}"
+
+
+def commit_changes(project: str, repository_id: str, sha: str) -> str:
+    return f"{commit(project, repository_id, sha)}/changes"
+
+
+def build(project: str, build_id: str) -> str:
+    return f"{segment(project)}/_apis/build/builds/{segment(build_id)}"
+
+
+def classic_release(project: str, release_id: str) -> str:
+    """On the release host (``release_base_url``)."""
+    return f"{segment(project)}/_apis/release/releases/{segment(release_id)}"
+
+
+def release_base_url(base_url: str) -> str:
+    """Where Classic Release lives: ``vsrm.dev.azure.com/{org}/`` for ``dev.azure.com/{org}/``,
+    ``{org}.vsrm.visualstudio.com`` for ``{org}.visualstudio.com``; the same host on Server."""
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host == "dev.azure.com":
+        return f"{parts.scheme}://vsrm.dev.azure.com{parts.path}"
+    if host.endswith(".visualstudio.com") and not host.endswith(".vsrm.visualstudio.com"):
+        org = host.removesuffix(".visualstudio.com")
+        return f"{parts.scheme}://{org}.vsrm.visualstudio.com{parts.path}"
+    return base_url
+

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.azure_devops.fields import WORK_ITEM_UPDATED
+from shared.azure_devops.fields import PUBLISHERS, RESOURCE_VERSIONS, WORK_ITEM_UPDATED
 from shared.http import ApiRejected
 
 # Search infoCodes meaning the index cannot answer yet: being reindexed, indexing not started,
@@ -150,9 +150,9 @@ def subscription_body(
     """The subscription we want: a work item event, resource version 1.0, no message texts,
     delivered to ``url`` with ``secret`` as the Basic auth password."""
     return {
-        "publisherId": "tfs",
+        "publisherId": PUBLISHERS[event_type],
         "eventType": event_type,
-        "resourceVersion": "1.0",
+        "resourceVersion": RESOURCE_VERSIONS[event_type],
         "consumerId": "webHooks",
         "consumerActionId": "httpRequest",
         "status": status,

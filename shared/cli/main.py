@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from shared import settings
-from shared.cli import audit, integrations, links, maintenance, poison, subscriptions
+from shared.cli import audit, integrations, links, maintenance, poison, releases, subscriptions
 from shared.errors import SyncError
 from shared.store.storage import Storage, get_storage
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "reconcile": maintenance.reconcile,
     "prune": maintenance.prune_rows,
     "audit": audit.run,
+    "release": releases.run,
 }
 
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(groups)
     maintenance.add_parsers(groups)
     audit.add_parser(groups)
+    releases.add_parser(groups)
     return parser
 
 

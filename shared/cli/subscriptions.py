@@ -25,7 +25,8 @@ def add_parser(groups: Any) -> None:
         "--event",
         choices=EVENT_TYPES,
         default=EVENT_TYPES[0],
-        help="workitem.updated (status and assignee) or workitem.commented (comments)",
+        help="workitem.updated (status and assignee), workitem.commented (comments), git.push "
+        "and the deployment events (releases)",
     )
     id_argument(actions.add_parser("list", help="each subscription's status in Azure DevOps"))
     check = actions.add_parser("check", help="repair broken subscriptions, then reconcile")

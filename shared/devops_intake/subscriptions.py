@@ -15,7 +15,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from shared.azure_devops.fields import WORK_ITEM_COMMENTED, WORK_ITEM_UPDATED
+from shared.azure_devops.fields import (
+    DEPLOYMENT_COMPLETED,
+    GIT_PUSH,
+    STAGE_STATE_CHANGED,
+    WORK_ITEM_COMMENTED,
+    WORK_ITEM_UPDATED,
+)
 from shared.azure_devops.shapes import subscription_body
 from shared.clients import azure_devops_client
 from shared.credentials import token_from_setting
@@ -47,7 +53,13 @@ class SubscriptionStatus:
         }
 
 
-EVENT_TYPES = (WORK_ITEM_UPDATED, WORK_ITEM_COMMENTED)
+EVENT_TYPES = (
+    WORK_ITEM_UPDATED,
+    WORK_ITEM_COMMENTED,
+    GIT_PUSH,
+    DEPLOYMENT_COMPLETED,
+    STAGE_STATE_CHANGED,
+)
 
 
 def desired_subscription(

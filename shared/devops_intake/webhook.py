@@ -18,10 +18,16 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from shared.azure_devops.fields import WORK_ITEM_COMMENTED, WORK_ITEM_UPDATED
+from shared.azure_devops.fields import (
+    DEPLOYMENT_COMPLETED,
+    GIT_PUSH,
+    STAGE_STATE_CHANGED,
+    WORK_ITEM_COMMENTED,
+    WORK_ITEM_UPDATED,
+)
 from shared.azure_devops.hooks import ServiceHookEvent
 from shared.credentials import presented_secrets, secret_matches
-from shared.devops_intake import work_item_commented, work_item_updated
+from shared.devops_intake import code_events, work_item_commented, work_item_updated
 from shared.devops_intake.delivery import Handler, HookDelivery, ignored
 from shared.doors import Rejected, Reply, answer
 from shared.errors import IntegrationNotFound, IntegrationRemoved
@@ -36,6 +42,9 @@ MAX_BODY_BYTES = 2 * 1024 * 1024  # Azure DevOps' own payload limit
 ROUTES: Router[Handler] = Router()
 ROUTES.add(WORK_ITEM_UPDATED, work_item_updated.handle)
 ROUTES.add(WORK_ITEM_COMMENTED, work_item_commented.handle)
+ROUTES.add(GIT_PUSH, code_events.push)
+ROUTES.add(DEPLOYMENT_COMPLETED, code_events.classic_deploy)
+ROUTES.add(STAGE_STATE_CHANGED, code_events.stage_completed)
 
 
 def handle_delivery(

@@ -115,3 +115,35 @@ class SentryClient(ApiClient):
         self.request(
             "DELETE", paths.external_issue(installation_uuid, external_issue_id), idempotent=True
         )
+
+    # -- releases, their commits and deploys -------------------------------------------------------
+
+    def create_release(
+        self, org: str, version: str, projects: list[str], *, ref: str | None, url: str | None
+    ) -> bool:
+        """Create the release (True), or find it there already (Sentry answers 208: False).
+        Safe to retry: a second create is that 208."""
+        body: dict[str, Any] = {"version": version, "projects": projects}
+        if ref:
+            body["ref"] = ref
+        if url:
+            body["url"] = url
+        response = self.request("POST", paths.releases(org), idempotent=True, json=body)
+        return response.status_code == 201
+
+    def set_release_commits(self, org: str, version: str, commits: list[dict[str, Any]]) -> None:
+        """Replace the release's commits (Sentry answers 409 while it still processes earlier
+        ones: the caller retries later)."""
+        self.request("PUT", paths.release(org, version), idempotent=True, json={"commits": commits})
+
+    def deploys(self, org: str, version: str) -> list[dict[str, Any]]:
+        response = self.request("GET", paths.deploys(org, version), idempotent=True)
+        try:
+            value = response.json()
+        except ValueError:
+            raise ApiRejected(self.service, "unexpected answer to the deploys request") from None
+        return [d for d in value if isinstance(d, dict)] if isinstance(value, list) else []
+
+    def create_deploy(self, org: str, version: str, deploy: dict[str, Any]) -> None:
+        # Not idempotent (a second POST is a second deploy): callers check ``deploys`` first.
+        self.request("POST", paths.deploys(org, version), idempotent=False, json=deploy)

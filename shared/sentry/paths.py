@@ -23,3 +23,15 @@ def external_issues(installation_uuid: str) -> str:
 
 def external_issue(installation_uuid: str, external_issue_id: str) -> str:
     return f"{external_issues(installation_uuid)}{segment(external_issue_id)}/"
+
+
+def releases(org: str) -> str:
+    return f"api/0/organizations/{segment(org)}/releases/"
+
+
+def release(org: str, version: str) -> str:
+    return f"{releases(org)}{segment(version)}/"
+
+
+def deploys(org: str, version: str) -> str:
+    return f"{release(org, version)}deploys/"

@@ -5,6 +5,8 @@ Every key obeys Table Storage's rules: no ``/ \\ # ?``, far below 1 KiB.
 ``integrations``, partition = integration (collection id, a GUID):
     ``integration``                 the Azure DevOps organization (``store.integrations``)
     ``sentry:<slug>``               a Sentry organization it serves (``store.sentry_orgs``)
+    ``repo:<repository id>``        an Azure DevOps repository tracked for Sentry releases
+                                    (``store.repositories``)
 
 ``links``, partition = integration; a link is two rows, so it reads from either side with one
 range query (``store.links``; its memory columns: ``store.link_memory``):
@@ -58,6 +60,13 @@ def prefix_range(prefix: str) -> tuple[str, str]:
 
 def sentry_org_row(slug: str) -> str:
     return f"{SENTRY_ORG_PREFIX}{slug}"
+
+
+REPOSITORY_PREFIX = "repo:"
+
+
+def repository_row(repository_id: str) -> str:
+    return f"{REPOSITORY_PREFIX}{repository_id}"
 
 
 # -- links ------------------------------------------------------------------------------------

@@ -31,7 +31,13 @@ def test_a_name_takes_one_handler():
     assert list(router) == ["workitem.updated"]
 
 
-def test_the_webhook_routes_work_item_updates_and_comments():
+def test_the_webhook_routes_work_items_code_and_deployments():
     from shared.devops_intake.webhook import ROUTES
 
-    assert list(ROUTES) == ["workitem.commented", "workitem.updated"]
+    assert list(ROUTES) == [
+        "git.push",
+        "ms.vss-pipelines.stage-state-changed-event",
+        "ms.vss-release.deployment-completed-event",
+        "workitem.commented",
+        "workitem.updated",
+    ]
