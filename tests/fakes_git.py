@@ -1,0 +1,263 @@
+"""Fakes of Azure DevOps Git, builds and Classic releases, and of Sentry's releases and
+deploys, on top of ``responses`` (or the loopback router): stateful, strict about auth."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from fakes import ADO_BASE, Call
+
+REPO_ID = "278d5cd2-584d-4b63-824a-2ba458937249"
+
+
+def sha(n: int) -> str:
+    return hashlib.sha1(str(n).encode(), usedforsecurity=False).hexdigest()  # a git-like id
+
+
+@dataclass
+class FakeGit:
+    """One repository with a straight history (oldest first), builds and Classic releases."""
+
+    rsps: Any
+    pat: str
+    base_url: str = ADO_BASE
+    release_base_url: str = "https://vsrm.dev.azure.com/contoso/"
+    project: str = "Fabrikam"
+    name: str = "Fabrikam-Web"
+    history: list[dict[str, Any]] = field(default_factory=list)
+    builds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        prefix = re.escape(self.base_url) + r"([^/_][^/]*)/_apis/"
+        repo = prefix + r"git/repositories/([^/?]+)"
+        routes = [
+            (repo + r"(\?.*)?$", self._repository),
+            (repo + r"/commits(\?.*)?$", self._commits),
+            (repo + r"/commits/([0-9a-f]{40})(\?.*)?$", self._commit),
+            (repo + r"/commits/([0-9a-f]{40})/changes(\?.*)?$", self._changes),
+            (prefix + r"build/builds/(\d+)(\?.*)?$", self._build),
+            (
+                re.escape(self.release_base_url)
+                + r"([^/_][^/]*)/_apis/release/releases/(\d+)(\?.*)?$",
+                self._release,
+            ),
+        ]
+        for pattern, handler in routes:
+            self.rsps.add_callback("GET", re.compile(pattern), callback=handler)
+
+    def commit(self, message: str, paths: dict[str, str] | None = None) -> str:
+        n = len(self.history) + 1
+        self.history.append(
+            {
+                "sha": sha(n),
+                "message": message,
+                "author": {
+                    "name": "Jamal Hartnett",
+                    "email": "jamal@contoso.com",
+                    "date": f"2026-11-{n:02d}T10:00:00Z",
+                },
+                "changes": paths or {f"src/file{n}.py": "add"},
+            }
+        )
+        return sha(n)
+
+    def _ok(self, request: Any) -> tuple[int, dict, str] | None:
+        self.calls.append(Call("GET", request.path_url))
+        expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
+        if request.headers.get("Authorization") != expected:
+            return 401, {}, ""
+        return None
+
+    def _known(self, request: Any) -> bool:
+        found = re.search(r"/([^/]+)/_apis/git/repositories/([^/?]+)", request.path_url)
+        return unquote(found[1]) == self.project and unquote(found[2]) in (REPO_ID, self.name)
+
+    def _repository(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        if not self._known(request):
+            return 404, {}, json.dumps({"message": "TF401019: repository not found"})
+        body = {"id": REPO_ID, "name": self.name, "project": {"id": "p-1", "name": self.project}}
+        return 200, {}, json.dumps(body)
+
+    def _index(self, commit_sha: str) -> int | None:
+        return next((i for i, c in enumerate(self.history) if c["sha"] == commit_sha), None)
+
+    def _ref(self, commit: dict[str, Any], truncate: bool) -> dict[str, Any]:
+        message = commit["message"]
+        first = message.splitlines()[0] if message else ""
+        cut = truncate and first != message
+        return {
+            "commitId": commit["sha"],
+            "comment": first if truncate else message,
+            "commentTruncated": cut,
+            "author": commit["author"],
+        }
+
+    def _commits(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        if not self._known(request):
+            return 404, {}, json.dumps({"message": "TF401019: repository not found"})
+        params = request.params
+        head = self._index(params["searchCriteria.itemVersion.version"])
+        if head is None:
+            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
+        base_sha = params.get("searchCriteria.compareVersion.version")
+        base = self._index(base_sha) if base_sha else -1
+        if base is None:
+            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
+        chain = [c for i, c in enumerate(self.history) if base < i <= head][::-1]
+        skip = int(params.get("searchCriteria.$skip", 0))
+        top = int(params.get("searchCriteria.$top", 100))
+        page = [self._ref(c, truncate=True) for c in chain[skip : skip + top]]
+        return 200, {}, json.dumps({"count": len(page), "value": page})
+
+    def _commit(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        index = self._index(re.search(r"/commits/([0-9a-f]{40})", request.path_url)[1])
+        if index is None:
+            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
+        return 200, {}, json.dumps(self._ref(self.history[index], truncate=False))
+
+    def _changes(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        index = self._index(re.search(r"/commits/([0-9a-f]{40})", request.path_url)[1])
+        if index is None:
+            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
+        changes = [
+            {"item": {"path": "/" + path, "gitObjectType": "blob"}, "changeType": kind}
+            for path, kind in self.history[index]["changes"].items()
+        ]
+        return 200, {}, json.dumps({"changeCounts": {}, "changes": changes})
+
+    def _build(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        build_id = re.search(r"/builds/(\d+)", request.path_url)[1]
+        if build_id not in self.builds:
+            return 404, {}, json.dumps({"message": "build not found"})
+        return 200, {}, json.dumps(self.builds[build_id])
+
+    def _release(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._ok(request)
+        if failed:
+            return failed
+        release_id = re.search(r"/releases/(\d+)", request.path_url)[1]
+        if release_id not in self.releases:
+            return 404, {}, json.dumps({"message": "release not found"})
+        return 200, {}, json.dumps(self.releases[release_id])
+
+    def run(self, build_id: str, head: str, number: str) -> None:
+        self.builds[build_id] = {
+            "id": int(build_id),
+            "buildNumber": number,
+            "sourceVersion": head,
+            "sourceBranch": "refs/heads/main",
+            "repository": {"id": REPO_ID, "type": "TfsGit", "name": self.name},
+            "startTime": "2026-11-23T10:00:00Z",
+            "finishTime": "2026-11-23T10:05:00Z",
+        }
+
+    def classic(self, release_id: str, head: str, number: str, definition: str = "Web") -> None:
+        self.releases[release_id] = {
+            "id": int(release_id),
+            "name": f"Release-{release_id}",
+            "releaseDefinition": {"id": 4, "name": definition},
+            "artifacts": [
+                {
+                    "type": "Build",
+                    "alias": "_web",
+                    "definitionReference": {
+                        "repository": {"id": REPO_ID, "name": self.name},
+                        "sourceVersion": {"id": head, "name": head},
+                        "branch": {"id": "refs/heads/main", "name": "refs/heads/main"},
+                        "version": {"id": "77", "name": number},
+                    },
+                }
+            ],
+        }
+
+
+@dataclass
+class FakeSentryReleases:
+    """Sentry's releases and deploys for one organization."""
+
+    rsps: Any
+    base_url: str
+    org: str
+    token: str
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    busy: int = 0  # answer 409 to this many commit updates
+
+    def __post_init__(self) -> None:
+        prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/releases/")
+        self.rsps.add_callback("POST", re.compile(prefix + "$"), callback=lambda r: self._create(r))
+        release = prefix + r"([^/]+)/"
+        self.rsps.add_callback("PUT", re.compile(release + "$"), callback=lambda r: self._update(r))
+        for method in ("GET", "POST"):
+            self.rsps.add_callback(
+                method, re.compile(release + "deploys/$"), callback=lambda r: self._deploys(r)
+            )
+
+    def _auth(self, request: Any) -> tuple[int, dict, str] | None:
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, request.path_url, body))
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, {}, json.dumps({"detail": "Invalid token"})
+        return None
+
+    def _create(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._auth(request)
+        if failed:
+            return failed
+        body = json.loads(request.body)
+        if body["version"] in self.releases:
+            return 208, {}, json.dumps({"version": body["version"]})
+        self.releases[body["version"]] = {**body, "commits": None, "deploys": []}
+        return 201, {}, json.dumps({"version": body["version"]})
+
+    def _version(self, request: Any) -> str:
+        return unquote(re.search(r"/releases/([^/]+)/", request.path_url)[1])
+
+    def _update(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._auth(request)
+        if failed:
+            return failed
+        if self.busy:
+            self.busy -= 1
+            return (
+                409,
+                {"Content-Type": "application/json"},
+                json.dumps({"detail": "Release commits are currently being processed"}),
+            )
+        self.releases[self._version(request)]["commits"] = json.loads(request.body)["commits"]
+        return 200, {}, json.dumps({"version": self._version(request)})
+
+    def _deploys(self, request: Any) -> tuple[int, dict, str]:
+        failed = self._auth(request)
+        if failed:
+            return failed
+        release = self.releases.get(self._version(request))
+        if release is None:
+            return 404, {}, json.dumps({"detail": "not found"})
+        if request.method == "GET":
+            return 200, {}, json.dumps(release["deploys"])
+        release["deploys"].append(json.loads(request.body))
+        return 201, {}, json.dumps(json.loads(request.body))
