@@ -516,6 +516,66 @@ def bench_sentry(events: int) -> list[Row]:
     return rows
 
 
+# -- 6. releases: calls per deployment ---------------------------------------------------------
+
+
+def bench_releases(commits: int = 100) -> list[Row]:
+    """Azure DevOps and Sentry calls for one deployment whose release carries ``commits``
+    commits (half with multi-line messages, which the list cuts), on in-memory storage."""
+    import responses
+    from fakes_git import REPO_ID, FakeGit, FakeSentryReleases
+
+    from shared.releases.apply import handle_release_message
+    from shared.releases.commits import MAX_COMMITS
+    from shared.releases.message import ReleaseMessage
+    from shared.store.integrations import Integrations
+    from shared.store.repositories import DeployTarget, Repositories, TrackedRepository
+    from shared.store.sentry_orgs import SentryOrgs
+
+    storage = MemoryStorage()
+    os.environ.update({"BENCH_PAT": "bench-pat", "BENCH_TOKEN": "bench-token"})
+    Integrations(storage).add(  # type: ignore[arg-type]
+        COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/", pat_setting="BENCH_PAT"
+    )
+    SentryOrgs(storage).add(  # type: ignore[arg-type]
+        COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN"
+    )
+    rows: list[Row] = []
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        git = FakeGit(rsps, "bench-pat")
+        sentry = FakeSentryReleases(rsps, "https://sentry.example/", "acme", "bench-token")
+        repos = Repositories(storage)  # type: ignore[arg-type]
+        first = git.commit("base")
+        repo = repos.track(
+            TrackedRepository(
+                COLLECTION, REPO_ID, "Fabrikam-Web", "Fabrikam", "acme", ("backend",),
+                "{name}@{build}", "refs/heads/main", last_sha=first,
+            )
+        )  # fmt: skip
+        repos.set_deploys(repo, [DeployTarget("Web", "Production", "production")])
+        repos.released(repos.get(COLLECTION, REPO_ID), first, "base")  # type: ignore[arg-type]
+        for n in range(min(commits, MAX_COMMITS)):
+            head = git.commit(f"Change {n}" + ("\n\nwhy it matters" if n % 2 else ""))
+        git.run("900", head, "20261123.1")
+        message = ReleaseMessage(
+            integration_id=COLLECTION, kind="pipeline-deploy", project="Fabrikam",
+            build_id="900", pipeline_id="12", pipeline_name="Web", stage="Production",
+            result="succeeded",
+        )  # fmt: skip
+        handle_release_message(message.encode(), 1, storage)  # type: ignore[arg-type]
+        release = sentry.releases["Fabrikam-Web@20261123.1"]
+        assert len(release["commits"]) == commits and len(release["deploys"]) == 1
+        rows.append(
+            (
+                f"6. one deployment, release of {commits} commits",
+                f"{len(git.calls)} Azure DevOps calls ({len(git.calls) / commits:.2f}/commit), "
+                f"{len(sentry.calls)} Sentry calls",
+                "≤ 2/commit + 3 and 4",
+            )
+        )
+    return rows
+
+
 # -- 4. cold import -------------------------------------------------------------------------------
 
 _TIME_IMPORT = """
@@ -583,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument(
         "--only",
-        choices=["cpu", "burst", "economy", "import", "sentry"],
+        choices=["cpu", "burst", "economy", "import", "sentry", "releases"],
         help="run one part only",
     )
     args = parser.parse_args(argv)
@@ -599,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
         "economy": lambda: bench_economy(args.events),
         "import": lambda: bench_cold_import(args.runs),
         "sentry": lambda: bench_sentry(args.events),
+        "releases": lambda: bench_releases(20) + bench_releases(100),
     }
     for name, part in parts.items():
         if args.only in (None, name):

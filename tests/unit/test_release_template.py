@@ -80,3 +80,24 @@ def test_folders_are_left_out_of_the_patch_set():
         ),
     ]
     assert patch_set(changes) == [{"path": "src/a.py", "type": "A"}]
+
+
+@pytest.mark.parametrize(
+    ("event", "publisher", "version"),
+    [
+        ("workitem.updated", "tfs", "1.0"),
+        ("git.push", "tfs", "1.0"),
+        ("ms.vss-release.deployment-completed-event", "rm", "3.0-preview.1"),
+        ("ms.vss-pipelines.stage-state-changed-event", "pipelines", "5.1-preview.1"),
+    ],
+)
+def test_each_subscription_names_its_publisher_and_resource_version(event, publisher, version):
+    from shared.azure_devops.shapes import subscription_body
+
+    body = subscription_body("https://app/api/workitems/webhook", "s3cret", "p-1", event_type=event)
+    assert (body["eventType"], body["publisherId"], body["resourceVersion"]) == (
+        event,
+        publisher,
+        version,
+    )
+    assert body["publisherInputs"] == {"projectId": "p-1"}
