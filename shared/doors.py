@@ -24,6 +24,7 @@ import azure.functions as func
 
 from shared.errors import (
     ConfigurationError,
+    GiveUp,
     IntegrationNotFound,
     IntegrationRemoved,
     InvalidInput,
@@ -179,15 +180,6 @@ def http_response(reply: Reply) -> func.HttpResponse:
 
 class RetryLater(SyncError):
     """Some of the message's work failed in a way a later attempt may fix."""
-
-
-class GiveUp(SyncError):
-    """No later attempt can succeed (settings that no longer fit, a refusal for good): park the
-    message now, with the reason, instead of retrying it to the end."""
-
-
-class Unreadable(GiveUp):
-    """A queue message no attempt can read (not JSON, a field out of bounds, ...)."""
 
 
 class QueueVerdict(enum.Enum):

@@ -39,3 +39,12 @@ class IntegrationRemoved(SyncError):
 
 class AlreadyExists(SyncError):
     """Creating something that is already there (a duplicate link, a second integration)."""
+
+
+class GiveUp(SyncError):
+    """No later attempt can succeed (settings that no longer fit, a refusal for good): park the
+    message now, with the reason, instead of retrying it to the end."""
+
+
+class Unreadable(GiveUp):
+    """A queue message no attempt can read (not JSON, a field out of bounds, ...)."""

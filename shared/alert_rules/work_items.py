@@ -20,8 +20,7 @@ from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.fields import FIELD_STATE, FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.clients import azure_devops_client
 from shared.devops_to_sentry.done_states import DoneStates
-from shared.doors import GiveUp
-from shared.errors import AlreadyExists, InvalidInput
+from shared.errors import AlreadyExists, GiveUp, InvalidInput
 from shared.issue_links import external
 from shared.issue_links.create import operations
 from shared.issue_links.form import default_title

@@ -12,7 +12,7 @@ from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT
 from shared.clients import azure_devops_client
 from shared.comments.text import comment_from_sentry
-from shared.doors import GiveUp
+from shared.errors import GiveUp
 from shared.http import ApiNotFound
 from shared.sentry_intake.message import SentryEventMessage
 from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog

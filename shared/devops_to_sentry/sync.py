@@ -20,13 +20,14 @@ from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
 from shared.devops_to_sentry.message import SyncMessage
 from shared.devops_to_sentry.rules import StateSet
-from shared.doors import Unreadable, consume
+from shared.doors import consume
 from shared.errors import (
     ConfigurationError,
     IntegrationNotFound,
     IntegrationRemoved,
     StorageUnavailable,
     SyncError,
+    Unreadable,
 )
 from shared.http import ApiError, ApiRejected
 from shared.log import log_event

@@ -25,8 +25,15 @@ from pydantic import ValidationError
 
 from shared.azure_devops.code_client import CodeClient
 from shared.clients import azure_devops_code_client, sentry_client
-from shared.doors import GiveUp, Unreadable, consume
-from shared.errors import AlreadyExists, IntegrationNotFound, IntegrationRemoved, SyncError
+from shared.doors import consume
+from shared.errors import (
+    AlreadyExists,
+    GiveUp,
+    IntegrationNotFound,
+    IntegrationRemoved,
+    SyncError,
+    Unreadable,
+)
 from shared.http import ApiAuthError, ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.releases.commits import release_commits
@@ -34,13 +41,12 @@ from shared.releases.message import ReleaseMessage
 from shared.releases.template import branch_name, render, uses_build
 from shared.store.audit import (
     APPLIED,
-    POISONED,
     SKIPPED,
-    UNREADABLE_PARTITION,
     AuditEntry,
     AuditLog,
 )
 from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.repositories import Repositories, TrackedRepository
 from shared.store.storage import RELEASES, Storage, get_storage
@@ -274,22 +280,17 @@ def _release(run: _Run, repo: TrackedRepository, version: str, head: str, url: s
 
 
 def _give_up(storage: Storage, text: str, exc: Exception, dequeue_count: int) -> None:
-    storage.send_poison(text, RELEASES)
-    if isinstance(exc, Unreadable):
-        reason = f"unreadable release message: {exc}"
-    elif isinstance(exc, GiveUp):
-        reason = str(exc)
-    else:
-        reason = f"gave up after {dequeue_count} attempts: {exc}"
-    log_event("releases.poisoned", logging.ERROR, reason=reason[:300])
     try:
-        partition = ReleaseMessage.decode(text).integration_id
+        partition: str | None = ReleaseMessage.decode(text).integration_id
     except ValidationError:
-        partition = UNREADABLE_PARTITION
-    AuditLog(storage).record(
-        partition,
-        AuditEntry(
-            work_item_id=0, rev=0, outcome=POISONED, action="none", reason=reason,
-            error=type(exc).__name__,
-        ),
-    )  # fmt: skip
+        partition = None
+    reason = park(
+        storage,
+        RELEASES,
+        text,
+        what="release message",
+        exc=exc,
+        attempts=dequeue_count,
+        partition=partition,
+    )
+    log_event("releases.poisoned", logging.ERROR, reason=reason[:300])

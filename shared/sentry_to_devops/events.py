@@ -20,16 +20,17 @@ from pydantic import ValidationError
 
 from shared.alert_rules.work_items import create_for_alert
 from shared.comments.to_devops import apply_comment
-from shared.doors import GiveUp, Unreadable, consume
-from shared.errors import IntegrationNotFound, IntegrationRemoved
+from shared.doors import consume
+from shared.errors import IntegrationNotFound, IntegrationRemoved, Unreadable
 from shared.log import log_event
 from shared.router import Router
 from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops.issues import apply_issue
-from shared.store.audit import POISONED, SKIPPED, UNREADABLE_PARTITION, AuditEntry, AuditLog
+from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
-from shared.store.storage import Storage, get_storage
+from shared.store.storage import SENTRY, Storage, get_storage
 from shared.validation import describe_invalid, normalize_guid
 
 QUEUE_EDGE = "sentry_events"
@@ -97,28 +98,18 @@ def _skip(storage: Storage, partition: str, message: SentryEventMessage, reason:
 
 
 def _give_up(storage: Storage, text: str, exc: Exception, dequeue_count: int) -> None:
-    """Park the message as it came, with an audit row saying why."""
-    storage.send_sentry_poison(text)
-    if isinstance(exc, Unreadable):
-        reason = f"unreadable Sentry event message: {exc}"
-    elif isinstance(exc, GiveUp):  # no attempt can succeed
-        reason = str(exc)
-    else:
-        reason = f"gave up after {dequeue_count} attempts: {exc}"
-    log_event("sentry_events.poisoned", logging.ERROR, reason=reason[:300])
     partition, org = _names(text)
-    AuditLog(storage).record(
-        partition or UNREADABLE_PARTITION,
-        AuditEntry(
-            work_item_id=0,
-            rev=0,
-            outcome=POISONED,
-            action="none",
-            reason=reason,
-            sentry_org=org,
-            error=type(exc).__name__,
-        ),
+    reason = park(
+        storage,
+        SENTRY,
+        text,
+        what="Sentry event message",
+        exc=exc,
+        attempts=dequeue_count,
+        partition=partition,
+        sentry_org=org,
     )
+    log_event("sentry_events.poisoned", logging.ERROR, reason=reason[:300])
 
 
 def _names(text: str) -> tuple[str | None, str | None]:

@@ -26,7 +26,7 @@ from shared.azure_devops.identity import parse_identity
 from shared.azure_devops.shapes import WorkItem, set_field
 from shared.clients import azure_devops_client, sentry_client
 from shared.devops_to_sentry.done_states import DoneStates
-from shared.doors import GiveUp
+from shared.errors import GiveUp
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.sentry.shapes import SentryIssue

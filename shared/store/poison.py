@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from azure.storage.queue import QueueClient, QueueMessage
 
+from shared.errors import GiveUp, Unreadable
+from shared.store.audit import POISONED, UNREADABLE_PARTITION, AuditEntry, AuditLog
 from shared.store.storage import (
     POISON,
     RELEASES,
@@ -126,3 +128,42 @@ class PoisonQueue:
                     poison.update_message(message, visibility_timeout=0)
         outcome.missing.extend(sorted((message_ids or set()) - seen))
         return outcome
+
+
+def park(
+    storage: Storage,
+    kind: str,
+    text: str,
+    *,
+    what: str,
+    exc: Exception,
+    attempts: int,
+    partition: str | None,
+    sentry_org: str | None = None,
+) -> str:
+    """Park a queue message as it came, with an audit row saying why; returns the reason.
+
+    ``what`` names the message in the reason; ``partition`` is the integration it names
+    (None: the ``unreadable`` partition)."""
+
+    storage.send_poison(text, kind)
+    if isinstance(exc, Unreadable):
+        reason = f"unreadable {what}: {exc}"
+    elif isinstance(exc, GiveUp):  # no attempt can succeed
+        reason = str(exc)
+    else:
+        reason = f"gave up after {attempts} attempts: {exc}"
+    AuditLog(storage).record(
+        partition or UNREADABLE_PARTITION,
+        AuditEntry(
+            work_item_id=0,
+            rev=0,
+            outcome=POISONED,
+            action="none",
+            reason=reason,
+            sentry_org=sentry_org,
+            error=type(exc).__name__,
+        ),
+    )
+    return reason
+

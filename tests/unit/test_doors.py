@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from shared import doors
-from shared.doors import Rejected, RetryLater, Unreadable, answer, consume
+from shared.doors import Rejected, RetryLater, answer, consume
 from shared.errors import (
     ConfigurationError,
     IntegrationNotFound,
@@ -13,6 +13,7 @@ from shared.errors import (
     InvalidInput,
     StorageRejected,
     StorageUnavailable,
+    Unreadable,
 )
 from shared.http import ApiAuthError, ApiNotFound, ApiThrottled, ApiTimeout, ApiUnavailable
 
