@@ -8,7 +8,7 @@ is done, the alert adds an "occurred again" comment to it, so the regression is 
 work was closed; people reopen it if they agree (we do not reopen it for them).
 
 Settings that no longer fit (the project renamed, the type removed) park the message at once
-with an audit row naming the setting (``doors.GiveUp``); Azure DevOps throttled or down is
+with an audit row naming the setting (``errors.GiveUp``); Azure DevOps throttled or down is
 retried by the queue.
 """
 
