@@ -1,9 +1,14 @@
-"""SentryIssueLink: the issue-link component's requests from Sentry, verified and routed.
+"""SentryComponents: requests from the integration's UI components in Sentry, verified and
+routed by method, component and action (``ROUTES``):
 
-``POST /api/sentry/{integrationId}/{org}/issue-link/{link|create}`` and
-``GET /api/sentry/{integrationId}/{org}/issue-link/{work-items|projects|types|areas}``
-(authLevel ``anonymous``: Sentry replaces the URL's query, so no function key can ride along;
-every request is verified with the organization's client secret instead).
+* ``POST /api/sentry/{integrationId}/{org}/issue-link/{link|create}``;
+* ``GET /api/sentry/{integrationId}/{org}/issue-link/{work-items|projects|types|areas}``, the
+  select fields (of the issue-link forms and of the alert rule action's settings);
+* ``POST /api/sentry/{integrationId}/{org}/alert-rule/settings``, when a person saves an alert
+  rule with our action.
+
+authLevel ``anonymous``: Sentry replaces the URL's query, so no function key can ride along;
+every request is verified with the organization's client secret instead.
 
 Errors answer ``{"message": ...}``, which Sentry shows to the person: 400 names the field (or
 what Azure DevOps said about it), 401 a wrong or missing ``Sentry-App-Signature`` or an

@@ -1,5 +1,6 @@
-"""Resources that later functions act on (``issue``, ``comment``, ``event_alert``,
-``metric_alert``): checked, trimmed to what matters and queued as a ``SentryEventMessage``."""
+"""Resources SentryEvents acts on (``issue``, ``comment``, ``event_alert``, ``metric_alert``):
+checked, trimmed to what matters and queued as a ``SentryEventMessage``; issue and comment
+events only when their direction is on and the issue is linked."""
 
 from __future__ import annotations
 
