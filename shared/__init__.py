@@ -7,8 +7,11 @@ Where things happen, from the names alone:
   per organization and process);
 * storage: ``store``, one writer per kind of row, the row-key grammar in ``store.keys``;
 * features, named by direction: ``devops_intake`` (WorkItemWebhook, subscriptions, reconcile),
-  ``devops_to_sentry`` (SyncStatus, drift), ``search`` (SearchIssues), ``maintenance``
-  (SubscriptionCheck), ``cli`` (the admin command line);
+  ``devops_to_sentry`` (SyncStatus, drift), ``sentry_intake`` (SentryWebhook,
+  SentryComponents), ``sentry_to_devops`` (SentryEvents), ``issue_links`` (link or create from
+  Sentry's sidebar), ``alert_rules``, ``comments`` (both ways), ``releases`` (ReleaseSync),
+  ``search`` (SearchIssues), ``maintenance`` (SubscriptionCheck), ``cli`` (the admin command
+  line);
 * the function folders' door kit: ``doors`` (errors to statuses, queue retry or park) and
   ``router`` (handlers by event type);
 * ``settings``, ``credentials``, ``validation``, ``errors`` and ``log``.
