@@ -18,9 +18,10 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import azure.functions as func
+from pydantic import BaseModel, ValidationError
 
 from shared.errors import (
     ConfigurationError,
@@ -30,10 +31,12 @@ from shared.errors import (
     InvalidInput,
     StorageUnavailable,
     SyncError,
+    Unreadable,
 )
 from shared.http import ApiAuthError, ApiError, ApiThrottled, ApiTimeout
 from shared.log import log_event
 from shared.settings import max_dequeue_count
+from shared.validation import describe_invalid
 
 RETRY_AFTER_SECONDS = 30
 SERVICE_NAMES = {"azure-devops": "Azure DevOps", "sentry": "Sentry"}
@@ -180,6 +183,17 @@ def http_response(reply: Reply) -> func.HttpResponse:
 
 class RetryLater(SyncError):
     """Some of the message's work failed in a way a later attempt may fix."""
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_message(model: type[M], text: str) -> M:
+    """A queue message as ``model``; ``Unreadable`` (parked at once) if it is not one."""
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        raise Unreadable(describe_invalid(exc)) from None
 
 
 class QueueVerdict(enum.Enum):

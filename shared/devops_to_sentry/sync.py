@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 
-from pydantic import ValidationError
-
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.clients import azure_devops_client, devops_account
 from shared.comments.to_sentry import carry_comment
@@ -20,7 +18,7 @@ from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
 from shared.devops_to_sentry.message import SyncMessage
 from shared.devops_to_sentry.rules import StateSet
-from shared.doors import consume
+from shared.doors import consume, read_message
 from shared.errors import (
     ConfigurationError,
     IntegrationNotFound,
@@ -43,7 +41,7 @@ from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
 from shared.store.link_memory import LinkChanged, LinkMemoryStore
 from shared.store.records import Integration, Link
 from shared.store.storage import Storage, get_storage
-from shared.validation import describe_invalid, normalize_guid
+from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sync"
 
@@ -66,16 +64,9 @@ def handle_queue_message(text: str, dequeue_count: int, storage: Storage | None 
     consume(
         QUEUE_EDGE,
         dequeue_count,
-        lambda: syncer.apply(read_message(text), dequeue_count),
+        lambda: syncer.apply(read_message(SyncMessage, text), dequeue_count),
         lambda exc: syncer.give_up(text, exc, dequeue_count),
     )
-
-
-def read_message(text: str) -> SyncMessage:
-    try:
-        return SyncMessage.decode(text)
-    except ValidationError as exc:
-        raise Unreadable(describe_invalid(exc)) from None
 
 
 def _integration_of(text: str) -> str | None:
@@ -226,7 +217,7 @@ class Syncer:
                 ),
             )
             return
-        message = read_message(text)
+        message = read_message(SyncMessage, text)
         first = exc.errors[0] if isinstance(exc, NotApplied) else exc
         self._storage.send_poison(message.encode())
         self.record(

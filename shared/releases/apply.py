@@ -25,14 +25,13 @@ from pydantic import ValidationError
 
 from shared.azure_devops.code_client import CodeClient
 from shared.clients import azure_devops_code_client, sentry_client
-from shared.doors import consume
+from shared.doors import consume, read_message
 from shared.errors import (
     AlreadyExists,
     GiveUp,
     IntegrationNotFound,
     IntegrationRemoved,
     SyncError,
-    Unreadable,
 )
 from shared.http import ApiAuthError, ApiNotFound, ApiRejected
 from shared.log import log_event
@@ -50,7 +49,6 @@ from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.repositories import Repositories, TrackedRepository
 from shared.store.storage import RELEASES, Storage, get_storage
-from shared.validation import describe_invalid
 
 QUEUE_EDGE = "releases"
 SUCCEEDED = frozenset({"succeeded", "partiallysucceeded"})
@@ -65,16 +63,9 @@ def handle_release_message(text: str, dequeue_count: int, storage: Storage | Non
     consume(
         QUEUE_EDGE,
         dequeue_count,
-        lambda: _apply(storage, _read(text)),
+        lambda: _apply(storage, read_message(ReleaseMessage, text)),
         lambda exc: _give_up(storage, text, exc, dequeue_count),
     )
-
-
-def _read(text: str) -> ReleaseMessage:
-    try:
-        return ReleaseMessage.decode(text)
-    except ValidationError as exc:
-        raise Unreadable(describe_invalid(exc)) from None
 
 
 class _Run:

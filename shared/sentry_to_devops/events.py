@@ -16,12 +16,10 @@ import json
 import logging
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from shared.alert_rules.work_items import create_for_alert
 from shared.comments.to_devops import apply_comment
-from shared.doors import consume
-from shared.errors import IntegrationNotFound, IntegrationRemoved, Unreadable
+from shared.doors import consume, read_message
+from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
 from shared.router import Router
 from shared.sentry_intake.message import SentryEventMessage
@@ -31,7 +29,7 @@ from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import SENTRY, Storage, get_storage
-from shared.validation import describe_invalid, normalize_guid
+from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sentry_events"
 
@@ -49,16 +47,9 @@ def handle_sentry_event(text: str, dequeue_count: int, storage: Storage | None =
     consume(
         QUEUE_EDGE,
         dequeue_count,
-        lambda: _apply(storage, read_event(text)),
+        lambda: _apply(storage, read_message(SentryEventMessage, text)),
         lambda exc: _give_up(storage, text, exc, dequeue_count),
     )
-
-
-def read_event(text: str) -> SentryEventMessage:
-    try:
-        return SentryEventMessage.decode(text)
-    except ValidationError as exc:
-        raise Unreadable(describe_invalid(exc)) from None
 
 
 def _apply(storage: Storage, message: SentryEventMessage) -> None:
