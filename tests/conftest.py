@@ -8,6 +8,8 @@ tests never see each other's data and can run in any order.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import sys
@@ -195,6 +197,22 @@ def register(app_env: AppEnv, stores, monkeypatch: pytest.MonkeyPatch):
 def basic_auth(secret: str, user: str = "azure-devops") -> dict[str, str]:
     token = base64.b64encode(f"{user}:{secret}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
+
+
+def sentry_signature(secret: str, body: bytes) -> str:
+    """What Sentry sends as Sentry-Hook-Signature / Sentry-App-Signature: HMAC-SHA256, hex."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def sentry_hook_headers(secret: str, body: bytes, resource: str, request_id: str) -> dict:
+    """The headers of a signed Sentry webhook delivery, sent now."""
+    return {
+        "Content-Type": "application/json",
+        "Request-ID": request_id,
+        "Sentry-Hook-Resource": resource,
+        "Sentry-Hook-Timestamp": str(int(time.time())),
+        "Sentry-Hook-Signature": sentry_signature(secret, body),
+    }
 
 
 def http_post(body: bytes | dict | list, headers: dict[str, str] | None = None):

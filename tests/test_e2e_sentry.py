@@ -5,20 +5,14 @@ stores the link and registers it in Sentry. Azure DevOps and Sentry are faked on
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 
 import requests
-from conftest import load_fixture, wait_for
+from conftest import load_fixture, sentry_hook_headers, sentry_signature, wait_for
 from test_e2e import local_host, router, world  # noqa: F401 - fixtures
 
 INSTALLATION = "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"
 
-
-def _sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # noqa: F811
@@ -43,13 +37,7 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
         response = requests.post(
             f"{base}/webhook",
             data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Request-ID": request_id,
-                "Sentry-Hook-Resource": resource,
-                "Sentry-Hook-Timestamp": str(int(time.time())),
-                "Sentry-Hook-Signature": _sign(secret, body),
-            },
+            headers=sentry_hook_headers(secret, body, resource, request_id),
             timeout=10,
         )
         assert response.status_code in (200, 202), response.text
@@ -77,7 +65,7 @@ def test_sentry_webhook_then_issue_link_create(app_env, world, local_host):  # n
     response = requests.post(
         f"{base}/issue-link/create",
         data=body,
-        headers={"Content-Type": "application/json", "Sentry-App-Signature": _sign(secret, body)},
+        headers={"Content-Type": "application/json", "Sentry-App-Signature": sentry_signature(secret, body)},
         timeout=20,
     )
     assert response.status_code == 200, response.text

@@ -4,21 +4,16 @@ comment made in Azure DevOps appears once in Sentry and does not come back."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 
 import requests
-from conftest import basic_auth, load_fixture, wait_for
+from conftest import basic_auth, load_fixture, sentry_hook_headers, wait_for
 from test_e2e import local_host, router, world  # noqa: F401 - fixtures
 
 APP = "2ebf071f-28df-4989-aca9-c37c763b278f"
 ISSUE = "1638844654"
 
-
-def _sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def test_both_directions_one_write_each_and_nothing_further(app_env, world, local_host):  # noqa: F811
@@ -43,13 +38,7 @@ def test_both_directions_one_write_each_and_nothing_further(app_env, world, loca
         response = requests.post(
             f"{local_host.url}/api/sentry/{integration.id}/acme/webhook",
             data=body,
-            headers={
-                "Content-Type": "application/json",
-                "Request-ID": request_id,
-                "Sentry-Hook-Resource": resource,
-                "Sentry-Hook-Timestamp": str(int(time.time())),
-                "Sentry-Hook-Signature": _sign(secret, body),
-            },
+            headers=sentry_hook_headers(secret, body, resource, request_id),
             timeout=10,
         )
         assert response.status_code in (200, 202), response.text

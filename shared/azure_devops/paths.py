@@ -73,21 +73,23 @@ def subscription(subscription_id: str) -> str:
     return f"{SUBSCRIPTIONS}/{segment(subscription_id)}"
 
 
-def search_base_url(base_url: str) -> str:
-    """Where work item search lives for an organization URL.
-
-    ``https://dev.azure.com/{org}/`` -> ``https://almsearch.dev.azure.com/{org}/``;
-    ``https://{org}.visualstudio.com/`` -> ``https://{org}.almsearch.visualstudio.com/``;
-    anything else (Azure DevOps Server) is searched on its own host.
-    """
+def _service_host(base_url: str, service: str) -> str:
+    """The organization's URL on one of Azure DevOps' service hosts: ``dev.azure.com/{org}/``
+    -> ``{service}.dev.azure.com/{org}/``; ``{org}.visualstudio.com`` ->
+    ``{org}.{service}.visualstudio.com``; anything else (Azure DevOps Server) is its own host."""
     parts = urlsplit(base_url)
     host = (parts.hostname or "").lower()
     if host == "dev.azure.com":
-        return f"{parts.scheme}://almsearch.dev.azure.com{parts.path}"
-    if host.endswith(".visualstudio.com") and not host.endswith(".almsearch.visualstudio.com"):
+        return f"{parts.scheme}://{service}.dev.azure.com{parts.path}"
+    if host.endswith(".visualstudio.com") and not host.endswith(f".{service}.visualstudio.com"):
         org = host.removesuffix(".visualstudio.com")
-        return f"{parts.scheme}://{org}.almsearch.visualstudio.com{parts.path}"
+        return f"{parts.scheme}://{org}.{service}.visualstudio.com{parts.path}"
     return base_url
+
+
+def search_base_url(base_url: str) -> str:
+    """Where work item search lives for an organization URL (``almsearch``)."""
+    return _service_host(base_url, "almsearch")
 
 
 # -- code and pipelines -------------------------------------------------------------------------
@@ -119,14 +121,5 @@ def classic_release(project: str, release_id: str) -> str:
 
 
 def release_base_url(base_url: str) -> str:
-    """Where Classic Release lives: ``vsrm.dev.azure.com/{org}/`` for ``dev.azure.com/{org}/``,
-    ``{org}.vsrm.visualstudio.com`` for ``{org}.visualstudio.com``; the same host on Server."""
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower()
-    if host == "dev.azure.com":
-        return f"{parts.scheme}://vsrm.dev.azure.com{parts.path}"
-    if host.endswith(".visualstudio.com") and not host.endswith(".vsrm.visualstudio.com"):
-        org = host.removesuffix(".visualstudio.com")
-        return f"{parts.scheme}://{org}.vsrm.visualstudio.com{parts.path}"
-    return base_url
-
+    """Where Classic Release lives for an organization URL (``vsrm``)."""
+    return _service_host(base_url, "vsrm")

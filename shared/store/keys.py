@@ -99,11 +99,6 @@ def issue_prefix(slug: str, issue_id: str | None = None) -> str:
     return f"s:{slug}:{issue_id}:" if issue_id is not None else f"s:{slug}:"
 
 
-def links_and_markers_range(work_item_id: int) -> tuple[str, str]:
-    """A work item's links, then its markers (repair marks, deliveries, watermark)."""
-    return prefix_range(work_item_prefix(work_item_id))
-
-
 def links_range(work_item_id: int) -> tuple[str, str]:
     """A work item's links only."""
     prefix = work_item_prefix(work_item_id)

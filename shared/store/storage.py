@@ -166,9 +166,6 @@ class Storage:
                 base64.b64encode(text.encode("utf-8")).decode("ascii")
             )
 
-    def send_sentry_poison(self, text: str) -> None:
-        self.send_poison(text, SENTRY)
-
     def _ready_queue(self, client: QueueClient) -> QueueClient:
         """The queue client, after creating its queue once per process."""
         if client.queue_name not in self._ready:

@@ -5,8 +5,6 @@ real Azurite with Azure DevOps and Sentry faked. Payloads are Sentry's own shape
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import threading
 import uuid
@@ -14,7 +12,7 @@ import uuid
 import azure.functions as func
 import azure.functions.queue as func_queue
 import pytest
-from conftest import DEFAULT_ORG, load_fixture, reply_json
+from conftest import DEFAULT_ORG, load_fixture, reply_json, sentry_signature
 from fakes import FakeAzureDevOps, FakeSentry
 
 import SentryComponents
@@ -35,9 +33,6 @@ SETTINGS = [
     {"name": "titlePrefix", "value": "[Alert]"},
 ]
 
-
-def _sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Alerts:
@@ -61,7 +56,7 @@ class Alerts:
         request = func.HttpRequest(
             "POST",
             f"http://localhost/api/sentry/{self.registered.id}/{DEFAULT_ORG}/alert-rule/settings",
-            headers={"Content-Type": "application/json", "Sentry-App-Signature": _sign(secret, body)},
+            headers={"Content-Type": "application/json", "Sentry-App-Signature": sentry_signature(secret, body)},
             params={},
             route_params={
                 "integrationId": self.registered.id,

@@ -4,8 +4,6 @@ Requests have the shape Sentry sends (tests/fixtures/sentryapp_ui_*.json)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 import uuid
@@ -13,7 +11,7 @@ from urllib.parse import urlencode
 
 import azure.functions as func
 import pytest
-from conftest import DEFAULT_ORG, load_fixture, reply_json
+from conftest import DEFAULT_ORG, load_fixture, reply_json, sentry_signature
 from fakes import ADO_BASE, FakeAzureDevOps, FakeSentry
 
 import SentryComponents
@@ -22,9 +20,6 @@ from shared.issue_links.options import forget_cached_options
 INSTALLATION = "7a485448-a9e2-4c85-8a3c-4f44175783c9"
 ISSUE_URL = f"https://{DEFAULT_ORG}.sentry.example/organizations/{DEFAULT_ORG}/issues/4242/"
 
-
-def _sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Ui:
@@ -57,10 +52,10 @@ class Ui:
 
     def post(self, action: str, body: dict | bytes, *, secret: str | None = None):
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self._call("POST", action, raw, {}, _sign(secret or self.secret, raw))
+        return self._call("POST", action, raw, {}, sentry_signature(secret or self.secret, raw))
 
     def get(self, action: str, params: dict, *, secret: str | None = None):
-        return self._call("GET", action, b"", params, _sign(secret or self.secret, b""))
+        return self._call("GET", action, b"", params, sentry_signature(secret or self.secret, b""))
 
     def _call(self, method: str, action: str, body: bytes, params: dict, signature: str):
         component, _, action = action.rpartition("/")

@@ -3,23 +3,17 @@ changes, the queue message, and bad input. Payloads are Sentry's own shapes (tes
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
 
 import azure.functions as func
 import pytest
-from conftest import DEFAULT_ORG, load_fixture, reply_json
+from conftest import DEFAULT_ORG, load_fixture, reply_json, sentry_signature
 
 import SentryWebhook
 from shared.sentry_intake.message import SentryEventMessage
 from shared.store.audit import AuditLog
-
-
-def _sign(secret: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class Hooks:
@@ -47,7 +41,7 @@ class Hooks:
             "Request-ID": request_id or uuid.uuid4().hex,
             "Sentry-Hook-Resource": resource,
             "Sentry-Hook-Timestamp": str(int(timestamp if timestamp is not None else time.time())),
-            "Sentry-Hook-Signature": _sign(secret or self.secret, body),
+            "Sentry-Hook-Signature": sentry_signature(secret or self.secret, body),
         }
         sent.update(headers or {})
         request = func.HttpRequest(
@@ -209,7 +203,7 @@ def test_the_signature_covers_the_raw_bytes(hooks):
     """Sentry signs the exact text it sends: re-serialized JSON would not match."""
     payload = load_fixture("sentryapp_issue_created.json")
     body = json.dumps(payload, indent=1).encode()
-    signed_compact = _sign(hooks.secret, json.dumps(payload, separators=(",", ":")).encode())
+    signed_compact = sentry_signature(hooks.secret, json.dumps(payload, separators=(",", ":")).encode())
     response = hooks.post(body, "issue", headers={"Sentry-Hook-Signature": signed_compact})
     assert response.status_code == 401
     assert hooks.post(body, "issue").status_code == 202

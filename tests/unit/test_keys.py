@@ -22,7 +22,7 @@ def test_link_rows_and_their_markers():
 def test_ranges_hold_what_they_promise():
     links_only = keys.links_range(13)
     with_repairs = keys.links_and_repairs_range(13)
-    everything = keys.links_and_markers_range(13)
+    everything = keys.prefix_range(keys.work_item_prefix(13))
     link, repair = keys.work_item_row(13, "a-b_c9", "9" * 20), keys.repair_row(13, "zz", "1")
     delivery, seen = keys.delivery_row(13, 2**31 - 1), keys.seen_row(13)
     other = keys.work_item_row(14, "acme", "1")
