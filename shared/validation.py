@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 from typing import TYPE_CHECKING
@@ -75,6 +76,39 @@ def check_base_url(value: str, what: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(f"{what} must not carry credentials, a query or a fragment")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
+
+
+_LINK_UNSAFE = re.compile(r"[\s<>()\[\]\"'`\\{}|^]")
+
+
+def is_private_host(host: str) -> bool:
+    """Loopback, private-network and link-local addresses, ``localhost`` and single-label
+    names (an intranet server such as ``http://tfs:8080``)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost") or "." not in host
+    return address.is_private or address.is_loopback or address.is_link_local
+
+
+def web_link(value: object) -> str | None:
+    """``value`` if it is a link safe to show and to put in a Markdown or HTML link: https, or
+    http to a private host; no credentials; nothing that could close the link's syntax
+    (spaces, brackets, quotes, angle brackets). Else None: the caller shows no link."""
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        return None
+    if _LINK_UNSAFE.search(value) or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if host is None or parts.username is not None or parts.password is not None:
+        return None
+    if parts.scheme == "https" or (parts.scheme == "http" and is_private_host(host)):
+        return value
+    return None
 
 
 def check_slug(value: str) -> str:

@@ -1,5 +1,8 @@
 """Fakes of Azure DevOps Git, builds and Classic releases, and of Sentry's releases and
-deploys, on top of ``responses`` (or the loopback router): stateful, strict about auth."""
+deploys, on top of ``responses`` (or the loopback router): stateful, strict about auth.
+
+Each behaviour names its source in a comment. A fake that copies our own reading of an API
+proves nothing (it once hid that every release after the first shipped without commits)."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ def sha(n: int) -> str:
 
 @dataclass
 class FakeGit:
-    """One repository with a straight history (oldest first), builds and Classic releases."""
+    """One repository (a history of commits, each naming its parents), builds and Classic
+    releases. ``commit`` appends to the main line unless given other parents."""
 
     rsps: Any
     pat: str
@@ -34,6 +38,7 @@ class FakeGit:
     builds: dict[str, dict[str, Any]] = field(default_factory=dict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    main: str = ""  # the main line's head
 
     def __post_init__(self) -> None:
         prefix = re.escape(self.base_url) + r"([^/_][^/]*)/_apis/"
@@ -53,11 +58,19 @@ class FakeGit:
         for pattern, handler in routes:
             self.rsps.add_callback("GET", re.compile(pattern), callback=handler)
 
-    def commit(self, message: str, paths: dict[str, str] | None = None) -> str:
+    def commit(
+        self,
+        message: str,
+        paths: dict[str, str] | None = None,
+        parents: list[str] | None = None,
+    ) -> str:
         n = len(self.history) + 1
+        if parents is None:
+            parents = [self.main] if self.history else []
         self.history.append(
             {
                 "sha": sha(n),
+                "parents": parents,
                 "message": message,
                 "author": {
                     "name": "Jamal Hartnett",
@@ -67,7 +80,20 @@ class FakeGit:
                 "changes": paths or {f"src/file{n}.py": "add"},
             }
         )
+        if not parents or parents[0] == self.main:
+            self.main = sha(n)
         return sha(n)
+
+    def reachable(self, start: str) -> set[str]:
+        """``start`` and its ancestors, as ``git rev-list`` walks them."""
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            current = todo.pop()
+            if current not in seen:
+                seen.add(current)
+                todo += self.history[self._index(current)]["parents"]
+        return seen
 
     def _ok(self, request: Any) -> tuple[int, dict, str] | None:
         self.calls.append(Call("GET", request.path_url))
@@ -104,20 +130,41 @@ class FakeGit:
         }
 
     def _commits(self, request: Any) -> tuple[int, dict, str]:
+        """GET .../commits with GitQueryCommitsCriteria as ``searchCriteria.*`` parameters.
+
+        Sources: GitQueryCommitsCriteria (learn.microsoft.com, .NET and JS API references):
+        ``itemVersion`` "identifies the commit or branch to search"; ``compareVersion`` is
+        "only applicable when ItemVersion specified. If provided, start walking history
+        starting at this commit". Sentry's own client asks for a range with the previous
+        release as ``itemVersion`` and the new head as ``compareVersion``
+        (``compare_commits`` / ``get_commit_range`` in src/sentry/integrations/vsts/), so the
+        answer to both is the commits reachable from ``compareVersion`` and not from
+        ``itemVersion`` (``git log item..compare``); an older ``compareVersion`` yields
+        nothing. With ``itemVersion`` alone, the history of that commit. Newest first; an
+        unknown commit is TF401175 (404), as the REST spec's error list names it."""
         failed = self._ok(request)
         if failed:
             return failed
         if not self._known(request):
             return 404, {}, json.dumps({"message": "TF401019: repository not found"})
         params = request.params
-        head = self._index(params["searchCriteria.itemVersion.version"])
-        if head is None:
-            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
-        base_sha = params.get("searchCriteria.compareVersion.version")
-        base = self._index(base_sha) if base_sha else -1
-        if base is None:
-            return 404, {}, json.dumps({"message": "TF401175: commit not found"})
-        chain = [c for i, c in enumerate(self.history) if base < i <= head][::-1]
+        item = params.get("searchCriteria.itemVersion.version")
+        compare = params.get("searchCriteria.compareVersion.version")
+        for version, kind in ((item, "itemVersion"), (compare, "compareVersion")):
+            if version is not None and (
+                params.get(f"searchCriteria.{kind}.versionType") != "commit"
+                or self._index(version) is None
+            ):
+                return 404, {}, json.dumps({"message": "TF401175: commit not found"})
+        if item is None:
+            # Without itemVersion, compareVersion does not apply (the criteria docs) and the
+            # answer is the default branch's history: never what a range asks for.
+            chosen = self.reachable(self.main) if self.history else set()
+        elif compare is None:
+            chosen = self.reachable(item)
+        else:
+            chosen = self.reachable(compare) - self.reachable(item)
+        chain = [c for c in reversed(self.history) if c["sha"] in chosen]
         skip = int(params.get("searchCriteria.$skip", 0))
         top = int(params.get("searchCriteria.$top", 100))
         page = [self._ref(c, truncate=True) for c in chain[skip : skip + top]]
@@ -164,20 +211,33 @@ class FakeGit:
         return 200, {}, json.dumps(self.releases[release_id])
 
     def run(self, build_id: str, head: str, number: str) -> None:
+        """A build as ``GET .../_apis/build/builds/{id}`` answers it (Build model,
+        learn.microsoft.com "Builds - Get": sourceVersion, sourceBranch, repository,
+        buildNumber, startTime, finishTime)."""
         self.builds[build_id] = {
             "id": int(build_id),
             "buildNumber": number,
             "sourceVersion": head,
             "sourceBranch": "refs/heads/main",
             "repository": {"id": REPO_ID, "type": "TfsGit", "name": self.name},
-            "startTime": "2026-11-23T10:00:00Z",
-            "finishTime": "2026-11-23T10:05:00Z",
+            "startTime": f"2026-11-23T10:{int(build_id) % 60:02d}:00Z",
+            "finishTime": f"2026-11-23T11:{int(build_id) % 60:02d}:00Z",
         }
 
     def classic(self, release_id: str, head: str, number: str, definition: str = "Web") -> None:
+        """A Classic release as ``GET {vsrm}/{project}/_apis/release/releases/{id}`` answers it
+        (Release model, learn.microsoft.com "Releases - Get Release": ``_links`` holds the web
+        view; ``artifacts[].definitionReference`` the build's repository, commit, branch and
+        number, as public scripts read them, reference note 3.5)."""
         self.releases[release_id] = {
             "id": int(release_id),
             "name": f"Release-{release_id}",
+            "_links": {
+                "web": {
+                    "href": f"https://dev.azure.com/contoso/{self.project}/_releaseProgress?"
+                    f"releaseId={release_id}"
+                }
+            },
             "releaseDefinition": {"id": 4, "name": definition},
             "artifacts": [
                 {

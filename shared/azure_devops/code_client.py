@@ -73,16 +73,23 @@ class CodeClient(AzureDevOpsClient):
         self, project: str, repository_id: str, head: str, base: str | None, limit: int
     ) -> list[GitCommit]:
         """Commits reachable from ``head`` and not from ``base`` (all, when None), newest
-        first, at most ``limit``."""
+        first, at most ``limit``. A ``head`` that ``base`` already contains gives none.
+
+        GitQueryCommitsCriteria: ``compareVersion`` is "only applicable when itemVersion is
+        specified; if provided, start walking history starting at this commit". So a range
+        names the older commit as ``itemVersion`` and walks from the newer one, as Sentry's
+        own Azure DevOps client does (``get_commit_range``, src/sentry/integrations/vsts/
+        client.py: itemVersion = start, compareVersion = end)."""
         found: list[GitCommit] = []
-        params: dict[str, Any] = {
-            "api-version": API_VERSION,
-            "searchCriteria.itemVersion.version": head,
-            "searchCriteria.itemVersion.versionType": "commit",
-        }
+        params: dict[str, Any] = {"api-version": API_VERSION}
         if base:
-            params["searchCriteria.compareVersion.version"] = base
+            params["searchCriteria.itemVersion.version"] = base
+            params["searchCriteria.itemVersion.versionType"] = "commit"
+            params["searchCriteria.compareVersion.version"] = head
             params["searchCriteria.compareVersion.versionType"] = "commit"
+        else:
+            params["searchCriteria.itemVersion.version"] = head
+            params["searchCriteria.itemVersion.versionType"] = "commit"
         while len(found) < limit:
             params["searchCriteria.$top"] = min(PAGE, limit - len(found))
             params["searchCriteria.$skip"] = len(found)

@@ -85,7 +85,12 @@ class DeploymentRelease(_Model):
 
 
 class Deployment(_Model):
+    """``resource.deployment`` (ReleaseDeployment / Deployment in the Release REST model):
+    ``startedOn`` and ``completedOn`` are when the deployment ran."""
+
     release: DeploymentRelease | None = None
+    started_on: Name | None = Field(None, alias="startedOn")
+    completed_on: Name | None = Field(None, alias="completedOn")
 
 
 class ClassicDeployment(_Model):

@@ -82,6 +82,8 @@ def classic_deploy(delivery: HookDelivery) -> Reply:
             release_id=release_id,
             stage=deployed.environment.name,
             result=deployed.environment.status,
+            started=deployed.deployment.started_on if deployed.deployment else None,
+            finished=deployed.deployment.completed_on if deployed.deployment else None,
             event_id=delivery.event.event_id,
         ),
     )

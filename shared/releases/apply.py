@@ -10,15 +10,18 @@ and a deployment into a Sentry deploy.
 
 Nothing twice: Sentry answers 208 for a release that exists; a version whose head is the
 repository's last release gets no second commit list; a deploy already listed for the version
-with the same environment and name is not posted again. A deploy that arrives before the push
-of its commits gets the same commit list (read from Azure DevOps, not from the push). A head
-older than the last release (a redeploy) keeps the commits Sentry has for it.
+with the same environment, name and start is not posted again (a rollback, which deploys an
+old build under its old name, is a new deploy). A deploy that arrives before the push of its
+commits gets the same commit list (read from Azure DevOps, not from the push). A head the last
+release already contains (a redeploy of an older build) keeps the commits Sentry has for it,
+gets none of the newer ones, and leaves the repository's last release where it was.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -49,6 +52,7 @@ from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.repositories import Repositories, TrackedRepository
 from shared.store.storage import RELEASES, Storage, get_storage
+from shared.validation import web_link
 
 QUEUE_EDGE = "releases"
 SUCCEEDED = frozenset({"succeeded", "partiallysucceeded"})
@@ -118,7 +122,7 @@ def _push(run: _Run) -> None:
     values = {"sha": message.head, "short_sha": message.head[:12], "name": repo.name}
     values["branch"] = branch_name(message.branch)
     version = render(repo.version_template, values)
-    _release(run, repo, version, message.head, message.url)
+    _release(run, repo, version, message.head, web_link(message.url))
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class _Deployed:
     pipeline: tuple[str | None, ...]  # id and name, to match the tracked deploy targets
     started: str | None = None
     finished: str | None = None
+    url: str | None = None
 
 
 def _deploy(run: _Run) -> None:
@@ -151,12 +156,12 @@ def _deploy(run: _Run) -> None:
     values = {"sha": found.head, "short_sha": found.head[:12], "name": repo.name}
     values.update({"build": found.build, "branch": branch_name(found.branch)})
     version = render(repo.version_template, values)
-    _release(run, repo, version, found.head, message.url)
+    _release(run, repo, version, found.head, web_link(found.url))
     label = found.build or message.build_id or message.release_id or ""
     name = f"{next((p for p in reversed(found.pipeline) if p), 'pipeline')} {label}"[:64]
     sentry = sentry_client(_org(run, repo))
     existing = sentry.deploys(repo.sentry_org, version)
-    if any(d.get("environment") == target.environment and d.get("name") == name for d in existing):
+    if any(_same_deploy(d, target.environment, name, found.started) for d in existing):
         run.record(SKIPPED, "deploy", f"deploy {name} to {target.environment} already recorded")
         return
     deploy: dict[str, Any] = {
@@ -165,7 +170,7 @@ def _deploy(run: _Run) -> None:
         "projects": list(repo.sentry_projects),
     }
     for key, value in (
-        ("url", message.url),
+        ("url", web_link(found.url)),
         ("dateStarted", found.started),
         ("dateFinished", found.finished),
     ):
@@ -174,6 +179,24 @@ def _deploy(run: _Run) -> None:
     sentry.create_deploy(repo.sentry_org, version, deploy)
     run.record(APPLIED, "deploy", f"release {version} deployed to {target.environment} ({name})")
     log_event("releases.deployed", integration=run.integration.id, environment=target.environment)
+
+
+def _instant(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _same_deploy(known: dict[str, Any], environment: str, name: str, started: str | None) -> bool:
+    """The deploy Sentry lists is this deployment: same environment and name and, when both
+    say when they started, the same start (a rollback redeploys a build under its old name)."""
+    if known.get("environment") != environment or known.get("name") != name:
+        return False
+    ours, theirs = _instant(started), _instant(known.get("dateStarted"))
+    return ours is None or theirs is None or ours == theirs
 
 
 def _deployed(run: _Run, client: CodeClient) -> _Deployed | None:
@@ -196,12 +219,14 @@ def _deployed(run: _Run, client: CodeClient) -> _Deployed | None:
             (message.pipeline_id, message.pipeline_name),
             build.get("startTime"),
             build.get("finishTime"),
+            message.url,
         )
     release = azure_devops_code_client(run.integration, releases=True).classic_release(
         message.project, message.release_id or ""
     )
     definition = (release or {}).get("releaseDefinition") or {}
     pipeline = (str(definition.get("id") or "") or None, definition.get("name"))
+    web = (((release or {}).get("_links") or {}).get("web") or {}).get("href")
     for artifact in (release or {}).get("artifacts") or []:
         reference = artifact.get("definitionReference") or {}
         repository = (reference.get("repository") or {}).get("id")
@@ -210,7 +235,9 @@ def _deployed(run: _Run, client: CodeClient) -> _Deployed | None:
         if repo is not None and len(head) == 40:
             version = (reference.get("version") or {}).get("name")
             branch = (reference.get("branch") or {}).get("name")
-            return _Deployed(repo, head, version, branch, pipeline)
+            return _Deployed(
+                repo, head, version, branch, pipeline, message.started, message.finished, web
+            )
     run.record(SKIPPED, "deploy", "the release has no artifact from a tracked repository")
     return None
 

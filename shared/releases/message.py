@@ -36,6 +36,8 @@ class ReleaseMessage(BaseModel):
     stage: Short | None = None
     result: Short | None = None
     url: Short | None = None
+    started: Short | None = None  # when the deployment ran, as the event says (Classic)
+    finished: Short | None = None
     event_id: Short | None = None
 
     def encode(self) -> str:

@@ -89,10 +89,14 @@ class Releases:
         )  # fmt: skip
 
     def classic(self, release_id: str, environment: str, status: str = "succeeded") -> int:
+        # resource.deployment as real deliveries carry it (reference note 3.5; the Deployment
+        # model of the Release REST API names startedOn and completedOn).
         return self.deliver(
             "ms.vss-release.deployment-completed-event",
             {
                 "environment": {"id": "5", "name": environment, "status": status, "releaseId": release_id},
+                "deployment": {"release": {"id": release_id}, "startedOn": "2026-11-23T11:00:00Z",
+                               "completedOn": "2026-11-23T11:04:00Z"},
                 "project": {"id": "be9b3917-87e6-42a4-a549-2bc06a7a878f", "name": "Fabrikam"},
             },
         )  # fmt: skip
@@ -190,8 +194,8 @@ def test_a_pipeline_deploy_makes_a_release_with_commits_and_one_deploy_per_envir
             "name": "Web 20261123.4",
             "projects": ["backend", "web"],
             "url": "https://dev.azure.com/contoso/_build/results?buildId=301",
-            "dateStarted": "2026-11-23T10:00:00Z",
-            "dateFinished": "2026-11-23T10:05:00Z",
+            "dateStarted": "2026-11-23T10:01:00Z",
+            "dateFinished": "2026-11-23T11:01:00Z",
         }
     ]
     world.stage("301", "Production")  # redelivered
@@ -215,9 +219,70 @@ def test_a_classic_release_deploy(build_releases):
     assert world.classic("41", "Production") == 202
     world.work()
     release = world.sentry.releases["Fabrikam-Web@20261123.7"]
-    assert [(d["environment"], d["name"]) for d in release["deploys"]] == [
-        ("production", "Web 20261123.7")
+    assert release["deploys"] == [
+        {
+            "environment": "production",
+            "name": "Web 20261123.7",
+            "projects": ["backend", "web"],
+            "url": "https://dev.azure.com/contoso/Fabrikam/_releaseProgress?releaseId=41",
+            "dateStarted": "2026-11-23T11:00:00Z",
+            "dateFinished": "2026-11-23T11:04:00Z",
+        }
     ]
+
+
+def test_every_release_after_the_first_gets_the_commits_since_the_last(build_releases):
+    world = build_releases
+    world.git.run("401", sha(25), "web25")
+    world.stage("401", "Production")
+    world.work()
+    for n in range(26, 29):
+        world.git.commit(f"Commit {n}")
+    world.git.run("402", sha(28), "web28")
+    world.stage("402", "Production")
+    world.work()
+    commits = world.sentry.releases["Fabrikam-Web@web28"]["commits"]
+    assert [c["id"] for c in commits] == [sha(28), sha(27), sha(26)]
+    (shown,) = json.loads(run("release", "list", world.registered.id)[1])
+    assert shown["lastVersion"] == "Fabrikam-Web@web28"
+
+
+def test_a_redeploy_of_an_older_build_sends_nothing_it_lacks_nor_moves_back(build_releases):
+    world = build_releases
+    world.git.run("420", sha(20), "web20")
+    world.stage("420", "Production")
+    world.work()
+    first = list(world.sentry.releases["Fabrikam-Web@web20"]["commits"])
+    world.git.run("425", sha(25), "web25")
+    world.stage("425", "Production")
+    world.work()
+    assert [c["id"] for c in world.sentry.releases["Fabrikam-Web@web25"]["commits"]] == [
+        sha(n) for n in range(25, 20, -1)
+    ]
+    world.git.run("426", sha(20), "web20")  # web20 again, to roll back
+    world.stage("426", "Production")
+    world.work()
+    release = world.sentry.releases["Fabrikam-Web@web20"]
+    assert release["commits"] == first  # nothing of web21-web25
+    # The rollback is a deploy of its own (another start), not a redelivery.
+    assert [(d["name"], d["dateStarted"]) for d in release["deploys"]] == [
+        ("Web web20", "2026-11-23T10:00:00Z"),
+        ("Web web20", "2026-11-23T10:06:00Z"),
+    ]
+    assert "older than the last release" in world.audit()[1]["reason"]
+    (shown,) = json.loads(run("release", "list", world.registered.id)[1])
+    assert (shown["lastVersion"], shown["lastSha"]) == ("Fabrikam-Web@web25", sha(25))
+
+
+def test_a_release_from_another_branch_takes_only_its_own_commits(sha_releases):
+    world = sha_releases
+    world.push(sha(25), sha(24))
+    world.work()
+    world.git.commit("main moves on")  # 26, on main
+    hotfix = world.git.commit("Hotfix", parents=[sha(24)])  # 27, branched before 25
+    world.push(hotfix, sha(24))
+    world.work()
+    assert [c["id"] for c in world.sentry.releases[hotfix]["commits"]] == [hotfix]
 
 
 @pytest.mark.parametrize("result", ["failed", "canceled", "rejected"])
