@@ -22,6 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from shared.content import clean
 from shared.errors import SyncError
 from shared.log import log_event
 
@@ -160,6 +161,10 @@ class ApiClient:
             raise ApiRejected(self.service, "refusing to call a host other than the base URL's")
         if _has_dot_segment(parts.path):
             raise ApiRejected(self.service, "refusing a URL path with . or .. segments")
+        if json is not None:
+            # Every body we send is written into the other system: no control or bidi
+            # formatting characters, whatever a payload brought in (shared.content).
+            json = clean(json)
         policy = self.policy
         started = clock()
         attempt = 0

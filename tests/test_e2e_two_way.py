@@ -34,6 +34,7 @@ def test_both_directions_one_write_each_and_nothing_further(app_env, world, loca
     secret = integration.client_secrets["acme"]
 
     def sentry_webhook(resource: str, payload: dict, request_id: str) -> None:
+        payload["installation"]["uuid"] = "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"  # as recorded
         body = json.dumps(payload).encode()
         response = requests.post(
             f"{local_host.url}/api/sentry/{integration.id}/acme/webhook",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from shared.sentry.webhooks import MetricAlertData, Setting
 from shared.sentry_intake.message import SentryEventMessage
+from shared.validation import web_link
 
 # Metric alert actions that mean "it is happening" (``resolved`` means it stopped).
 FIRING = frozenset({"critical", "warning"})
@@ -106,18 +107,19 @@ def description_html(alert: Alert) -> str:
     if alert.culprit:
         parts.append(f"<p>Culprit: <code>{html.escape(alert.culprit)}</code></p>")
     links = []
-    if alert.issue_url:
+    issue_url, event_url = web_link(alert.issue_url), web_link(alert.event_url)
+    if issue_url:
         kind = "Sentry issue" if alert.issue_id else "Sentry alert"
-        links.append(f'<a href="{html.escape(alert.issue_url, quote=True)}">{kind}</a>')
-    if alert.event_url:
-        links.append(f'<a href="{html.escape(alert.event_url, quote=True)}">the event</a>')
+        links.append(f'<a href="{html.escape(issue_url, quote=True)}">{kind}</a>')
+    if event_url:
+        links.append(f'<a href="{html.escape(event_url, quote=True)}">the event</a>')
     if links:
         parts.append("<p>" + " · ".join(links) + "</p>")
     return "".join(parts)
 
 
 def again_html(alert: Alert) -> str:
-    link = alert.event_url or alert.issue_url
+    link = web_link(alert.event_url) or web_link(alert.issue_url)
     where = f' (<a href="{html.escape(link, quote=True)}">event</a>)' if link else ""
     return (
         f"<p>Occurred again: Sentry alert rule <b>{html.escape(alert.rule_title)}</b> fired "

@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.azure_devops.hooks import MAX_NAME_LENGTH, check_path_name
 from shared.errors import InvalidInput
-from shared.validation import check_work_item_id
+from shared.validation import check_work_item_id, web_link
 
 # Azure DevOps' limit for System.Title.
 MAX_TITLE_LENGTH = 255
@@ -126,8 +126,8 @@ def description_html(text: str | None, web_url: str | None, culprit: str | None)
     if text:
         return "<br>".join(html.escape(line) for line in text.splitlines())
     parts = []
-    if web_url:
-        url = html.escape(web_url, quote=True)
+    if web_link(web_url):
+        url = html.escape(web_url or "", quote=True)
         parts.append(f'<p>Sentry issue: <a href="{url}">{url}</a></p>')
     if culprit:
         parts.append(f"<p>Culprit: <code>{html.escape(culprit)}</code></p>")
@@ -137,6 +137,7 @@ def description_html(text: str | None, web_url: str | None, culprit: str | None)
 def comment_html(text: str, actor: str | None, web_url: str | None) -> str:
     """A comment added with a link, attributed to the person who made the link."""
     who = html.escape(actor) if actor else "Someone"
-    where = f' in <a href="{html.escape(web_url, quote=True)}">Sentry</a>' if web_url else ""
+    link = web_link(web_url)
+    where = f' in <a href="{html.escape(link, quote=True)}">Sentry</a>' if link else ""
     body = "<br>".join(html.escape(line) for line in text.splitlines())
     return f"<p><b>{who}</b> linked this work item{where}:</p><blockquote>{body}</blockquote>"

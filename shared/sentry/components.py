@@ -16,9 +16,10 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.sentry.webhooks import Actor
+from shared.sentry.webhooks import Actor, IssueId
+from shared.validation import web_link
 
 Text = Annotated[str, Field(max_length=2048)]
 
@@ -37,10 +38,19 @@ class SentryProject(_Model):
 class IssueLinkRequest(_Model):
     fields: dict[str, Any] = {}
     installation_id: Text = Field(alias="installationId")
-    issue_id: Annotated[str, Field(max_length=20)] = Field(alias="issueId")
+    issue_id: IssueId = Field(alias="issueId")
     web_url: Text | None = Field(None, alias="webUrl")
     project: SentryProject | None = None
     actor: Actor | None = None
+
+    @field_validator("web_url")
+    @classmethod
+    def _a_web_link(cls, value: str | None) -> str | None:
+        # It becomes a link in the work item and a Hyperlink relation: https only (http for
+        # a private host), nothing that can close the link's syntax.
+        if value is not None and web_link(value) is None:
+            raise ValueError("must be an https:// link to the Sentry issue")
+        return value
 
 
 class Setting(_Model):

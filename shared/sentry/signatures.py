@@ -1,8 +1,13 @@
 """Checks of what Sentry signs with an integration's client secret (HMAC-SHA256, hex).
 
 * Webhooks: ``Sentry-Hook-Signature`` over the raw body, and ``Sentry-Hook-Timestamp`` (epoch
-  seconds) no older than ``MAX_HOOK_AGE_SECONDS``, so a captured delivery cannot be replayed
-  later.
+  seconds) no older than ``MAX_HOOK_AGE_SECONDS``. Sentry signs the body only, not the
+  timestamp (src/sentry/sentry_apps/tasks/sentry_apps.py and external_requests/utils.py:
+  the HMAC covers the serialized body; the timestamp is a separate header), so the age
+  check stops a careless replay, not a deliberate one:
+  a captured delivery replays with a fresh timestamp. Replays are made harmless where they
+  land: events are hints read again from Sentry's current state, notes are carried once per
+  note id, and an uninstalled installation is never attached again.
 * UI-component requests: ``Sentry-App-Signature`` over the body (the empty string for
   select-field requests, which are GETs).
 """

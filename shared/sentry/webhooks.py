@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Text = Annotated[str, Field(max_length=512)]
 LongText = Annotated[str, Field(max_length=100_000)]
-Id = Annotated[str, Field(max_length=128)]
+# Ids are checked here, at the edge: an id with a control character or a space would be
+# queued, then fail every retry. Sentry's ids are numbers, hex or uuids; actor ids may be a
+# word ("sentry").
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
+IssueId = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,19}$")]  # a Group id: a positive number
 
 
 class _Model(BaseModel):
@@ -73,7 +77,7 @@ class Assignee(_Model):
 
 
 class Issue(_Model):
-    id: Id
+    id: IssueId
     short_id: Text | None = Field(None, alias="shortId")
     title: LongText | None = None
     culprit: LongText | None = None
@@ -92,7 +96,7 @@ class IssueData(_Model):
 
 class CommentData(_Model):
     comment_id: Id
-    issue_id: Id
+    issue_id: IssueId
     comment: LongText = ""
     project_slug: Text | None = None
     timestamp: Text | None = None
@@ -105,7 +109,7 @@ class Setting(_Model):
 
 class Event(_Model):
     event_id: Id | None = None
-    issue_id: Id | None = None
+    issue_id: IssueId | None = None
     title: LongText | None = None
     message: LongText | None = None
     culprit: LongText | None = None

@@ -11,10 +11,10 @@ authLevel ``anonymous``: Sentry replaces the URL's query, so no function key can
 every request is verified with the organization's client secret instead.
 
 Errors answer ``{"message": ...}``, which Sentry shows to the person: 400 names the field (or
-what Azure DevOps said about it), 401 a wrong or missing ``Sentry-App-Signature`` or an
-installation other than the organization's, 404 an unknown integration, organization or
-request, 409 a create already under way, 502/503/504 Azure DevOps failing (503 with
-``Retry-After`` when throttled). Never 500.
+what Azure DevOps said about it), 401 a wrong or missing ``Sentry-App-Signature`` (the same
+answer for ids we do not know: it never tells which exist) or an installation other than the
+organization's, 404 an unknown request, 409 a create already under way, 502/503/504 Azure
+DevOps failing (503 with ``Retry-After`` when throttled). Never 500.
 """
 
 from __future__ import annotations
@@ -24,17 +24,15 @@ from collections.abc import Mapping
 from pydantic import ValidationError
 
 from shared.alert_rules import settings as alert_settings
-from shared.credentials import token_from_setting
 from shared.doors import Rejected, Reply, answer
-from shared.errors import InvalidInput
 from shared.issue_links import create, link, options, schema
 from shared.router import Router
 from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
 from shared.sentry.signatures import APP_SIGNATURE_HEADER, app_signature_matches
+from shared.sentry_intake.caller import caller
 from shared.sentry_intake.ui_request import Handler, UiRequest
-from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
 from shared.store.storage import Storage, get_storage
-from shared.validation import check_integration_id, check_slug, describe_invalid
+from shared.validation import describe_invalid
 
 EDGE = "sentry_components"
 MAX_BODY_BYTES = 256 * 1024
@@ -82,24 +80,14 @@ def _handle(
 ) -> Reply:
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        integration_id, slug = check_integration_id(integration_id or ""), check_slug(slug or "")
-    except InvalidInput:
-        raise Rejected(404, "unknown integration or Sentry organization") from None
     storage = storage or get_storage()
-    integration = Integrations(storage).get(
-        integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
-    )
-    org = integration.sentry_org(slug)
-    if org is None:
-        raise Rejected(404, "unknown Sentry organization")
-    if not org.client_secret_setting:
-        raise Rejected(401, "no client secret is configured for this organization")
-    secret = token_from_setting(org.client_secret_setting)
+    who = caller(storage, integration_id, slug, EDGE)
     is_get = method.upper() == "GET"
     signed = b"" if is_get else body
-    if not app_signature_matches(secret, signed, headers.get(APP_SIGNATURE_HEADER)):
+    if not app_signature_matches(who.secret, signed, headers.get(APP_SIGNATURE_HEADER)):
         raise Rejected(401, "missing or wrong Sentry-App-Signature")
+    integration, org = who.integration, who.org
+    assert integration is not None and org is not None  # nothing else signs
     handler = ROUTES.route(f"{method.lower()}.{target}")
     if handler is None or target.count(".") != 1:
         raise Rejected(404, "unknown component request")

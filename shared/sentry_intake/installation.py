@@ -8,8 +8,8 @@ from shared.doors import Rejected, Reply
 from shared.log import log_event
 from shared.sentry.webhooks import InstallationData
 from shared.sentry_intake.delivery import SentryDelivery, ignored
-from shared.store.audit import APPLIED, AuditEntry, AuditLog
-from shared.store.sentry_orgs import SentryOrgs
+from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
+from shared.store.sentry_orgs import InstallationRetired, SentryOrgs
 from shared.validation import describe_invalid
 
 
@@ -18,6 +18,8 @@ def _installation(delivery: SentryDelivery) -> InstallationData:
         data = InstallationData.model_validate(delivery.envelope.data)
     except ValidationError as exc:
         raise Rejected(400, describe_invalid(exc, prefix="data.")) from None
+    if data.installation.uuid.lower() != delivery.envelope.installation.uuid.lower():
+        raise Rejected(400, "data.installation.uuid differs from installation.uuid")
     organization = data.installation.organization
     if organization is not None and organization.slug != delivery.org.slug:
         raise Rejected(
@@ -31,12 +33,16 @@ def _installation(delivery: SentryDelivery) -> InstallationData:
 def created(delivery: SentryDelivery) -> Reply:
     data = _installation(delivery)
     app = data.installation.app
-    org = SentryOrgs(delivery.storage).record_installation(
-        delivery.integration.id,
-        delivery.org.slug,
-        data.installation.uuid,
-        app.uuid if app else None,
-    )
+    try:
+        org = SentryOrgs(delivery.storage).record_installation(
+            delivery.integration.id,
+            delivery.org.slug,
+            data.installation.uuid,
+            app.uuid if app else None,
+        )
+    except InstallationRetired as exc:
+        _audit(delivery, "sentry-install-refused", str(exc), SKIPPED)
+        return ignored(delivery, str(exc))
     _audit(delivery, "sentry-installed", f"installation {org.installation_uuid} recorded")
     return Reply(200, {"status": "installed", "installationUuid": org.installation_uuid})
 
@@ -56,7 +62,7 @@ def deleted(delivery: SentryDelivery) -> Reply:
     return Reply(200, {"status": "uninstalled"})
 
 
-def _audit(delivery: SentryDelivery, action: str, reason: str) -> None:
+def _audit(delivery: SentryDelivery, action: str, reason: str, outcome: str = APPLIED) -> None:
     log_event(
         "sentry_webhook." + action,
         integration=delivery.integration.id,
@@ -67,7 +73,7 @@ def _audit(delivery: SentryDelivery, action: str, reason: str) -> None:
         AuditEntry(
             work_item_id=0,
             rev=0,
-            outcome=APPLIED,
+            outcome=outcome,
             action=action,
             reason=reason,
             sentry_org=delivery.org.slug,

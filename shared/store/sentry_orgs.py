@@ -4,13 +4,14 @@ internal integration's client secret, and the integration's installation uuid.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient
 
 from shared.credentials import check_setting_name
-from shared.errors import AlreadyExists, InvalidInput, NotFound
+from shared.errors import AlreadyExists, InvalidInput, NotFound, SyncError
 from shared.store.integrations import Integrations, forget_integration
 from shared.store.keys import issue_prefix, prefix_range, sentry_org_row
 from shared.store.records import Integration, SentryOrg, sentry_org_from
@@ -23,6 +24,16 @@ from shared.store.storage import (
     storage_errors,
 )
 from shared.validation import check_base_url, check_installation_uuid, check_slug
+
+RETIRED_KEPT = 20  # uninstalled installations remembered per organization
+
+
+class InstallationRetired(SyncError):
+    """An installation that was uninstalled cannot be attached again."""
+
+
+def _retired(entity: dict[str, Any]) -> list[str]:
+    return str(entity.get("RetiredInstallations") or "").split()
 
 
 class SentryOrgs:
@@ -106,21 +117,46 @@ class SentryOrgs:
         self, integration_id: str, slug: str, installation_uuid: str, app_uuid: str | None
     ) -> SentryOrg:
         """Sentry installed the integration (again): sync into the organization. ``app_uuid``
-        is how Sentry names our app as the actor of changes we make."""
-        changes = {
-            "InstallationUuid": check_installation_uuid(installation_uuid),
-            "Status": "active",
-        }
-        if app_uuid:
-            changes["AppUuid"] = check_installation_uuid(app_uuid)
-        return self._change(integration_id, slug, changes)
+        is how Sentry names our app as the actor of changes we make.
+
+        ``InstallationRetired`` for an installation that was uninstalled: Sentry gives every
+        installation a new uuid, so that can only be a replayed delivery (Sentry signs the
+        body alone, and the body carries no date). Decided on the row as read, written
+        conditional on its ETag."""
+        installation = check_installation_uuid(installation_uuid)
+
+        def install(entity: dict[str, Any]) -> dict[str, Any]:
+            if installation in _retired(entity):
+                raise InstallationRetired(
+                    f"installation {installation} was uninstalled; a replayed delivery"
+                )
+            changes = {"InstallationUuid": installation, "Status": "active"}
+            if app_uuid:
+                changes["AppUuid"] = check_installation_uuid(app_uuid)
+            return changes
+
+        return self._change(integration_id, slug, install)
 
     def uninstall(self, integration_id: str, slug: str) -> SentryOrg:
         """Sentry removed the integration: nothing is synced into the organization until it is
-        installed again (its links stay, so a reinstall picks up where it stopped)."""
-        return self._change(integration_id, slug, {"Status": "uninstalled"})
+        installed again (its links stay, so a reinstall picks up where it stopped). Its
+        installation is retired: never attached again."""
 
-    def _change(self, integration_id: str, slug: str, changes: dict[str, Any]) -> SentryOrg:
+        def retire(entity: dict[str, Any]) -> dict[str, Any]:
+            retired = _retired(entity)
+            current = entity.get("InstallationUuid")
+            if current and current not in retired:
+                retired = [*retired, current][-RETIRED_KEPT:]
+            return {"Status": "uninstalled", "RetiredInstallations": " ".join(retired)}
+
+        return self._change(integration_id, slug, retire)
+
+    def _change(
+        self,
+        integration_id: str,
+        slug: str,
+        changes: dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> SentryOrg:
         integration = Integrations(self._storage).get(integration_id)
         key = sentry_org_row(check_slug(slug))
         with storage_errors():
@@ -130,7 +166,7 @@ class SentryOrgs:
                 raise NotFound(
                     f"integration {integration.id} has no Sentry organization {slug}"
                 ) from None
-            entity.update(changes)
+            entity.update(changes(entity) if callable(changes) else changes)
             merge_unchanged(self._table, entity, "the Sentry organization")
         forget_integration(self._storage, integration.id)
         return sentry_org_from(entity)

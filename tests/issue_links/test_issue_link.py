@@ -50,23 +50,35 @@ class Ui:
         body.update(change)
         return body
 
-    def post(self, action: str, body: dict | bytes, *, secret: str | None = None):
+    def post(self, action: str, body: dict | bytes, *, secret: str | None = None, **where):
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self._call("POST", action, raw, {}, sentry_signature(secret or self.secret, raw))
+        signature = sentry_signature(secret or self.secret, raw)
+        return self._call("POST", action, raw, {}, signature, **where)
 
-    def get(self, action: str, params: dict, *, secret: str | None = None):
-        return self._call("GET", action, b"", params, sentry_signature(secret or self.secret, b""))
+    def get(self, action: str, params: dict, *, secret: str | None = None, **where):
+        signature = sentry_signature(secret or self.secret, b"")
+        return self._call("GET", action, b"", params, signature, **where)
 
-    def _call(self, method: str, action: str, body: bytes, params: dict, signature: str):
+    def _call(
+        self,
+        method: str,
+        action: str,
+        body: bytes,
+        params: dict,
+        signature: str,
+        integration: str | None = None,
+        org: str = DEFAULT_ORG,
+    ):
         component, _, action = action.rpartition("/")
         component = component or "issue-link"
+        integration = integration or self.registered.id
         route = {
-            "integrationId": self.registered.id,
-            "org": DEFAULT_ORG,
+            "integrationId": integration,
+            "org": org,
             "component": component,
             "action": action,
         }
-        url = f"http://localhost:7071/api/sentry/{self.registered.id}/{DEFAULT_ORG}/{component}/{action}"
+        url = f"http://localhost:7071/api/sentry/{integration}/{org}/{component}/{action}"
         request = func.HttpRequest(
             method,
             url + ("?" + urlencode(params) if params else ""),
@@ -317,6 +329,44 @@ def test_wrong_signature_or_installation_is_401_and_nothing_is_written(ui):
     assert ui.get("projects", {"installationId": INSTALLATION}, secret="wrong").status_code == 401
     assert ui.links() == []
     assert ui.ado.calls == []
+
+
+def test_unknown_ids_get_the_same_401_as_a_wrong_signature(ui):
+    """The answer never tells which integrations and organizations exist."""
+    body = ui.request("link", {"workItem": 31})
+    forged = ui.post("link", body, secret="wrong")
+    for where in ({"org": "nope"}, {"integration": str(uuid.uuid4())}, {"org": "Not A Slug"}):
+        for secret in (None, "wrong"):
+            response = ui.post("link", body, secret=secret, **where)
+            assert (response.status_code, reply_json(response)) == (401, reply_json(forged))
+            response = ui.get("projects", {"installationId": INSTALLATION}, secret=secret, **where)
+            assert (response.status_code, reply_json(response)) == (401, reply_json(forged))
+    assert ui.links() == [] and ui.ado.calls == []
+
+
+@pytest.mark.parametrize(
+    "web_url",
+    [
+        "javascript:alert(document.cookie)",
+        "data:text/html,<script>x</script>",
+        'https://acme.sentry.io/issues/1/"><script>',
+        "http://tracker.example/issues/1/",
+    ],
+)
+def test_a_web_url_that_is_not_an_https_link_is_400_and_nothing_is_written(ui, web_url):
+    response = ui.post("link", ui.request("link", {"workItem": "31"}, webUrl=web_url))
+    assert response.status_code == 400
+    assert "webUrl" in reply_json(response)["message"]
+    assert ui.links() == [] and ui.ado.calls == []
+
+
+@pytest.mark.parametrize("issue_id", ["501\u0000\u001b", "-1", "12 34", "abc"])
+def test_a_malformed_issue_id_is_400(ui, issue_id):
+    body = ui.request("link", {"workItem": "31"}, issueId=issue_id.encode().decode("unicode_escape"))
+    response = ui.post("link", body)
+    assert response.status_code == 400
+    assert "issueId" in reply_json(response)["message"]
+    assert ui.links() == [] and ui.ado.calls == []
 
 
 def test_unknown_requests_and_malformed_bodies(ui):

@@ -212,8 +212,8 @@ def test_the_signature_covers_the_raw_bytes(hooks):
 def test_an_organization_without_a_client_secret_refuses_everything(hooks):
     hooks.stores.sentry_orgs.update(hooks.registered.id, DEFAULT_ORG, client_secret_setting="")
     response = hooks.post(load_fixture("sentryapp_issue_created.json"), "issue")
-    assert response.status_code == 401
-    assert "no client secret" in reply_json(response)["error"]
+    assert response.status_code == 401  # as for a wrong signature; the log says why
+    assert reply_json(response)["error"] == "missing or wrong Sentry-Hook-Signature"
     assert hooks.queued() == []
 
 
@@ -227,7 +227,7 @@ def test_installation_created_records_the_uuid_and_deleted_detaches(hooks, world
     assert not hooks.org().uninstalled
 
     deleted = load_fixture("sentryapp_installation_deleted.json")
-    deleted["data"]["installation"]["uuid"] = uuid_
+    deleted["data"]["installation"]["uuid"] = deleted["installation"]["uuid"] = uuid_
     deleted["data"]["installation"]["organization"]["slug"] = DEFAULT_ORG
     response = hooks.post(deleted, "installation")
     assert response.status_code == 200
@@ -239,7 +239,8 @@ def test_installation_created_records_the_uuid_and_deleted_detaches(hooks, world
     assert hooks.queued() == []
     world_sync(hooks)
 
-    # Installing again resumes.
+    # Installing again (Sentry makes a new installation, with a new uuid) resumes.
+    created["data"]["installation"]["uuid"] = created["installation"]["uuid"] = str(uuid.uuid4())
     assert hooks.post(created, "installation").status_code == 200
     assert not hooks.org().uninstalled
 
@@ -324,12 +325,96 @@ def test_malformed_deliveries_get_400_naming_the_problem(hooks, body, headers, s
     assert hooks.queued() == []
 
 
-def test_unknown_integration_or_organization_is_404(hooks):
+def test_unknown_ids_get_the_same_401_as_a_wrong_signature(hooks):
+    """The answer never tells which integrations and organizations exist."""
     payload = load_fixture("sentryapp_issue_created.json")
-    assert hooks.post(payload, "issue", org="nope").status_code == 404
-    assert hooks.post(payload, "issue", integration=str(uuid.uuid4())).status_code == 404
-    assert hooks.post(payload, "issue", integration="not-a-guid").status_code == 404
-    assert hooks.post(payload, "issue", org="Not A Slug").status_code == 404
+    forged = hooks.post(payload, "issue", secret="wrong")
+    assert forged.status_code == 401
+    for where in (
+        {"org": "nope"},
+        {"integration": str(uuid.uuid4())},
+        {"integration": "not-a-guid"},
+        {"org": "Not A Slug"},
+    ):
+        for secret in (None, "wrong"):
+            response = hooks.post(payload, "issue", secret=secret, **where)
+            assert response.status_code == 401
+            assert reply_json(response) == reply_json(forged)
+    assert hooks.queued() == []
+
+
+def test_a_replayed_installation_created_does_not_attach_an_uninstalled_organization(hooks):
+    """Sentry signs only the body: a captured installation.created replays with a fresh
+    timestamp. The installation it names was uninstalled, so it attaches nothing; a reinstall
+    (a new installation uuid) does."""
+    created = load_fixture("sentryapp_installation_created.json")
+    created["data"]["installation"]["organization"]["slug"] = DEFAULT_ORG
+    old = created["installation"]["uuid"]
+    assert hooks.post(created, "installation").status_code == 200
+    deleted = load_fixture("sentryapp_installation_deleted.json")
+    deleted["data"]["installation"]["uuid"] = deleted["installation"]["uuid"] = old
+    deleted["data"]["installation"]["organization"]["slug"] = DEFAULT_ORG
+    assert hooks.post(deleted, "installation").status_code == 200
+    assert hooks.org().uninstalled
+
+    replayed = hooks.post(created, "installation")
+    assert replayed.status_code == 200 and reply_json(replayed)["status"] == "ignored"
+    assert hooks.org().uninstalled and hooks.org().installation_uuid == old
+    assert hooks.audit()[0]["action"] == "sentry-install-refused"
+
+    new = str(uuid.uuid4())
+    created["data"]["installation"]["uuid"] = created["installation"]["uuid"] = new
+    assert hooks.post(created, "installation").status_code == 200
+    assert not hooks.org().uninstalled and hooks.org().installation_uuid == new
+
+
+def test_installation_uuids_in_data_and_envelope_must_agree(hooks):
+    created = load_fixture("sentryapp_installation_created.json")
+    created["data"]["installation"]["organization"]["slug"] = DEFAULT_ORG
+    created["installation"]["uuid"] = str(uuid.uuid4())
+    response = hooks.post(created, "installation")
+    assert response.status_code == 400
+    assert hooks.org().installation_uuid is None
+
+
+def test_a_delivery_for_another_installation_is_refused(hooks):
+    installed = str(uuid.uuid4())
+    hooks.stores.sentry_orgs.record_installation(hooks.registered.id, DEFAULT_ORG, installed, None)
+    payload = load_fixture("sentryapp_issue_created.json")
+    payload["installation"]["uuid"] = str(uuid.uuid4())
+    response = hooks.post(payload, "issue")
+    assert response.status_code == 401
+    assert "another installation" in reply_json(response)["error"]
+    assert hooks.queued() == []
+    payload["installation"]["uuid"] = installed.upper()
+    assert hooks.post(payload, "issue").status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("resource", "fixture", "path", "value"),
+    [
+        ("issue", "sentryapp_issue_created.json", ("data", "issue", "id"), "501\u0000\u001b"),
+        ("issue", "sentryapp_issue_created.json", ("data", "issue", "id"), "-3"),
+        ("comment", "sentryapp_comment_created.json", ("data", "issue_id"), "12 34"),
+        ("comment", "sentryapp_comment_created.json", ("data", "comment_id"), "7\n"),
+        (
+            "event_alert",
+            "sentryapp_event_alert_triggered.json",
+            ("data", "event", "issue_id"),
+            "501\u0000\u001b",
+        ),
+    ],
+)
+def test_malformed_ids_are_400_and_nothing_is_queued(hooks, resource, fixture, path, value):
+    payload = load_fixture(fixture)
+    target = payload
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value.encode().decode("unicode_escape")
+    response = hooks.post(payload, resource)
+    assert response.status_code == 400
+    assert path[-1] in reply_json(response)["error"]
+    assert hooks.queued() == []
 
 
 def test_a_body_too_large_is_413(hooks):
