@@ -15,7 +15,8 @@ from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.code_client import CodeClient
 from shared.azure_devops.paths import release_base_url, search_base_url
 from shared.credentials import token_from_setting
-from shared.http import RetryPolicy
+from shared.errors import ConfigurationError
+from shared.http import ApiError, RetryPolicy
 from shared.sentry.client import SentryClient
 from shared.store.records import Integration, SentryOrg
 
@@ -23,9 +24,14 @@ BACKGROUND = RetryPolicy()
 INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)
 
 ACCOUNT_SECONDS = 3600.0
+# A failed read is remembered this long: repeated for every link of every message it would
+# cost hundreds of calls while Azure DevOps is failing (or the PAT lacks the scope).
+ACCOUNT_FAILURE_SECONDS = 60.0
 
 _lock = threading.Lock()
 _accounts: dict[str, tuple[float, str | None]] = {}
+_account_failures: dict[str, tuple[float, Exception]] = {}
+_account_reads: dict[str, threading.Lock] = {}  # one read at a time per integration
 _azure_devops: dict[tuple[str, str, RetryPolicy, type], AzureDevOpsClient] = {}
 C = TypeVar("C", bound=AzureDevOpsClient)
 _sentry: dict[tuple[str, str], SentryClient] = {}
@@ -73,12 +79,38 @@ def sentry_client(org: SentryOrg) -> SentryClient:
 
 
 def devops_account(integration: Integration) -> str | None:
-    """The account the integration's PAT acts as, read once an hour per process."""
+    """The account the integration's PAT acts as, read once an hour per process (one read at
+    a time; a failure is remembered for ``ACCOUNT_FAILURE_SECONDS`` and raised again)."""
+    key = integration.id
+    known = _known_account(key)
+    if known is not None:
+        return known[0]
     with _lock:
-        hit = _accounts.get(integration.id)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
-    account = azure_devops_client(integration).authenticated_account()
+        reading = _account_reads.setdefault(key, threading.Lock())
+    with reading:
+        known = _known_account(key)  # another thread may have read it meanwhile
+        if known is not None:
+            return known[0]
+        try:
+            account = azure_devops_client(integration).authenticated_account()
+        except (ApiError, ConfigurationError) as exc:
+            with _lock:
+                _account_failures[key] = (time.monotonic() + ACCOUNT_FAILURE_SECONDS, exc)
+            raise
+        with _lock:
+            _accounts[key] = (time.monotonic() + ACCOUNT_SECONDS, account)
+            _account_failures.pop(key, None)
+        return account
+
+
+def _known_account(key: str) -> tuple[str | None] | None:
+    """``(account,)`` when fresh; raises the remembered failure; None: read it."""
+    now = time.monotonic()
     with _lock:
-        _accounts[integration.id] = (time.monotonic() + ACCOUNT_SECONDS, account)
-    return account
+        hit = _accounts.get(key)
+        failed = _account_failures.get(key)
+    if hit is not None and hit[0] > now:
+        return (hit[1],)
+    if failed is not None and failed[0] > now:
+        raise failed[1]
+    return None

@@ -18,7 +18,7 @@ from shared.clients import devops_account, sentry_client
 from shared.comments.text import CUT_MARKER, note_from_devops
 from shared.devops_to_sentry.message import SyncMessage
 from shared.errors import ConfigurationError
-from shared.http import ApiError
+from shared.http import ApiError, ApiNotFound
 from shared.log import log_event
 from shared.store.audit import APPLIED, SKIPPED
 from shared.store.comments import DEVOPS, SENTRY, CommentPair, Comments
@@ -78,6 +78,10 @@ def carry_comment(
             continue
         try:
             note_id = sentry_client(org).add_note(org.slug, link.issue_id, text)
+        except ApiNotFound:
+            # Deleted in Sentry: retrying cannot help (as SyncStatus skips such a link).
+            record(message, SKIPPED, "none", "Sentry issue not found; not carried", link=link)
+            continue
         except ApiError as exc:
             record(message, "failed", "comment", f"not carried: {exc}", link=link, error=exc)
             failures.append(exc)

@@ -233,3 +233,27 @@ def test_comments_are_not_carried_when_comment_sync_is_off(world):
     world.devops_comment("<p>hello</p>", "ann@contoso.com")
     world.sentry_note("created", "9", "hello")
     assert world.sentry.notes == {} and world.ado.comments.get(13, {}) == {}
+
+
+def test_a_comment_for_a_deleted_sentry_issue_is_recorded_and_not_retried(world):
+    del world.sentry.issues[ISSUE]  # deleted in Sentry: its note API answers 404
+    world.devops_comment("<p>Still broken</p>", "ann@contoso.com")  # raises if it must retry
+    assert world.sentry.notes == {}
+    assert any("Sentry issue not found" in row["reason"] for row in world.audit())
+    assert not any(row["outcome"] == "failed" for row in world.audit())
+
+
+def test_an_unreadable_pat_account_is_read_once_not_per_message(world):
+    """connectionData failing: the failure is remembered for a while, not read again for every
+    link of every message (the pairs still stop our own comments)."""
+    reads = []
+
+    def failing(request):
+        reads.append(request.path_url)
+        return 401, {}, ""
+
+    world.ado._connection = failing
+    for n in range(6):
+        world.devops_comment(f"<p>comment {n}</p>", "ann@contoso.com")
+    assert len(world.sentry.notes[ISSUE]) == 6
+    assert len(reads) == 1
