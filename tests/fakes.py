@@ -400,9 +400,22 @@ class FakeAzureDevOps:
 
         project, kind = unquote(match[1]), unquote(match[2])
         if project not in self.projects:
-            return 404, {}, json.dumps({"message": f"TF200016: project {project} not found"})
+            # Azure DevOps' wording and typeKey for a missing project, as answers quoted in
+            # public clients' tests show them (TF200016, ProjectDoesNotExistWithNameException).
+            return 404, {"Content-Type": "application/json"}, json.dumps(
+                {
+                    "message": f"TF200016: The following project does not exist: {project}.",
+                    "typeKey": "ProjectDoesNotExistWithNameException",
+                }
+            )
         if kind not in self.projects[project]["types"]:
-            return 404, {}, json.dumps({"message": f"VS402323: type {kind} not found"})
+            return 404, {"Content-Type": "application/json"}, json.dumps(
+                {
+                    # As quoted in public clients' notes and tests (VS402323).
+                    "message": f"VS402323: Work item type {kind} does not exist in project "
+                    f"{project}.",
+                }
+            )
         fields = {op["path"].removeprefix("/fields/"): op["value"] for op in body if op["path"].startswith("/fields/")}
         if "System.AreaPath" in fields and not str(fields["System.AreaPath"]).startswith(project):
             return 400, {"Content-Type": "application/json"}, json.dumps(

@@ -78,12 +78,9 @@ def create_once(
             raise CreateInProgress("this work item is being created; try again in a moment")
     try:
         item = client.create_work_item(plan.project, plan.work_item_type, plan.operations)
-    except ApiNotFound:
+    except ApiNotFound as exc:
         creations.abandon(integration_id, creation)
-        raise CreateRefused(
-            f"project / workItemType: Azure DevOps has no work item type "
-            f"{plan.work_item_type!r} in project {plan.project!r}"
-        ) from None
+        raise CreateRefused(_not_found(exc, plan)) from None
     except ApiRejected as exc:
         creations.abandon(integration_id, creation)
         said = exc.remote_message or exc.detail
@@ -99,6 +96,18 @@ def create_once(
     project = str(item.fields.get(FIELD_TEAM_PROJECT) or plan.project)
     creations.done(integration_id, creation, item.id, project)
     return Created(item.id, project, True)
+
+
+def _not_found(exc: ApiNotFound, plan: Plan) -> str:
+    """What a 404 to a create means, as Azure DevOps said it: the project is gone
+    (TF200016, ``ProjectDoesNotExistWithNameException``) or the type is not in it."""
+    said = exc.remote_message or ""
+    if "TF200016" in said or "ProjectDoesNotExist" in said:
+        return f"project: Azure DevOps has no project {plan.project!r} ({said[:200]})"
+    return (
+        f"workItemType: Azure DevOps has no work item type {plan.work_item_type!r} in "
+        f"project {plan.project!r}" + (f" ({said[:200]})" if said else "")
+    )
 
 
 def _find_earlier(client: AzureDevOpsClient, plan: Plan, creation: Creation) -> int | None:

@@ -249,7 +249,8 @@ def test_a_metric_alert_creates_a_work_item_per_incident_and_resolved_creates_no
         ([{"name": "workItemType", "value": "Bug"}], "settings are invalid: project is required"),
         (
             [{"name": "project", "value": "Renamed"}, {"name": "workItemType", "value": "Bug"}],
-            "no longer fit Azure DevOps",
+            "no longer fit Azure DevOps: project: Azure DevOps has no project 'Renamed' "
+            "(TF200016",
         ),
         (
             [{"name": "project", "value": "Fabrikam"}, {"name": "workItemType", "value": "Gone"}],

@@ -259,7 +259,7 @@ def test_a_create_not_recorded_is_found_and_linked_on_retry(ui, monkeypatch):
     [
         ({"workItemType": "Bug"}, 400, "project is required"),
         ({"project": "Fabrikam"}, 400, "workItemType is required"),
-        ({**CREATE, "project": "Nope"}, 400, "no work item type 'Bug' in project 'Nope'"),
+        ({**CREATE, "project": "Nope"}, 400, "project: Azure DevOps has no project 'Nope'"),
         ({**CREATE, "workItemType": "Epic"}, 400, "no work item type 'Epic'"),
         ({**CREATE, "project": ".."}, 400, "project is not a name"),
         ({**CREATE, "areaPath": "Elsewhere"}, 400, "Rule Error for field Area Path"),
