@@ -482,7 +482,7 @@ class FakeAzureDevOps:
 
         project = unquote(re.search(r"/([^/]+)/_apis/wit/workitemtypes", request.path_url)[1])
         if project not in self.projects:
-            return 404, {}, json.dumps({"message": "TF200016: project not found"})
+            return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
         value = [{"name": t, "isDisabled": False} for t in self.projects[project]["types"]]
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
@@ -495,7 +495,7 @@ class FakeAzureDevOps:
 
         project = unquote(re.search(r"/([^/]+)/_apis/wit/classificationnodes", request.path_url)[1])
         if project not in self.projects:
-            return 404, {}, json.dumps({"message": "TF200016: project not found"})
+            return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
         return 200, {}, json.dumps(self.projects[project]["areas"])
 
     def _wiql(self, request: Any) -> tuple[int, dict, str]:

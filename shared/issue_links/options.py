@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 
 from shared.azure_devops.client import AzureDevOpsClient
+from shared.azure_devops.hooks import MAX_NAME_LENGTH, check_path_name
 from shared.clients import INTERACTIVE, azure_devops_client
-from shared.doors import Reply
+from shared.doors import Rejected, Reply
+from shared.http import ApiNotFound
 from shared.issue_links.form import PROJECT
 from shared.search.request import DEFAULT_LIMIT, MAX_QUERY_LENGTH
 from shared.search.work_items import search
@@ -42,7 +44,15 @@ def forget_cached_options() -> None:
 
 def _project(request: UiRequest) -> str | None:
     value = request.query.dependent_data.get(PROJECT)
-    return value.strip() or None if isinstance(value, str) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    if len(value) > MAX_NAME_LENGTH:
+        raise Rejected(400, f"{PROJECT} is longer than {MAX_NAME_LENGTH} characters")
+    try:
+        return check_path_name(value)
+    except ValueError as exc:
+        raise Rejected(400, f"{PROJECT} {exc}") from None
 
 
 def work_items(request: UiRequest) -> Reply:
@@ -80,7 +90,12 @@ def _per_project(
     if project is None:
         return Reply(200, [])
     client = azure_devops_client(request.integration, INTERACTIVE)
-    names = _cached(
-        (request.integration.id, kind, project.casefold()), lambda: read(client, project)
-    )
+    try:
+        names = _cached(
+            (request.integration.id, kind, project.casefold()), lambda: read(client, project)
+        )
+    except ApiNotFound:
+        # Sentry shows the message next to the form: the person picked a project that is
+        # gone (or typed one): that is their input, not an Azure DevOps failure.
+        raise Rejected(400, f"{PROJECT}: Azure DevOps has no project {project[:100]!r}") from None
     return Reply(200, [option(name, name) for name in names])

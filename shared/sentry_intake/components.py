@@ -94,7 +94,11 @@ def _handle(
     if org.uninstalled:
         raise Rejected(403, "the integration is uninstalled from this Sentry organization")
     if is_get:
-        request = UiRequest(storage, integration, org, select=SelectRequest.from_params(params))
+        try:
+            select = SelectRequest.from_params(params)
+        except ValidationError as exc:
+            raise Rejected(400, describe_invalid(exc)) from None
+        request = UiRequest(storage, integration, org, select=select)
         installation = request.query.installation_id
     else:
         alert_rule = target.startswith(schema.ALERT_RULE + ".")

@@ -369,6 +369,23 @@ def test_a_malformed_issue_id_is_400(ui, issue_id):
     assert ui.links() == [] and ui.ado.calls == []
 
 
+@pytest.mark.parametrize(
+    ("action", "params", "field"),
+    [
+        ("work-items", {"query": "x" * 2049}, "query"),
+        ("projects", {"projectSlug": "p" * 2049}, "projectSlug"),
+        ("types", {"dependentData": json.dumps({"project": "P" * 300})}, "project"),
+        ("areas", {"dependentData": json.dumps({"project": ".."})}, "project"),
+        ("types", {"dependentData": json.dumps({"project": "Gone"})}, "project"),
+        ("areas", {"dependentData": json.dumps({"project": "Gone"})}, "project"),
+    ],
+)
+def test_bad_select_parameters_are_400_naming_the_field(ui, action, params, field):
+    response = ui.get(action, {"installationId": INSTALLATION, **params})
+    assert response.status_code == 400, reply_json(response)
+    assert field in reply_json(response)["message"]
+
+
 def test_unknown_requests_and_malformed_bodies(ui):
     assert ui.post("delete", ui.request("delete")).status_code == 404
     assert ui.get("link", {"installationId": INSTALLATION}).status_code == 404
