@@ -33,7 +33,7 @@ from shared.errors import (
     SyncError,
     Unreadable,
 )
-from shared.http import ApiAuthError, ApiError, ApiThrottled, ApiTimeout
+from shared.http import ApiAuthError, ApiError, ApiThrottled, ApiTimeout, DeadlinePassed
 from shared.log import log_event
 from shared.settings import max_dequeue_count
 from shared.validation import describe_invalid
@@ -115,6 +115,15 @@ HTTP_ERRORS: tuple[tuple[type[Exception], Refusal], ...] = (
     (
         ApiThrottled,
         Refusal(_fixed(503), lambda e: f"{_service(e)} is throttling requests", _throttled_wait),
+    ),
+    (
+        DeadlinePassed,
+        Refusal(
+            _fixed(503),
+            lambda e: f"{_service(e)} is answering slowly; try again in a moment "
+            "(a retry is safe: nothing is done twice)",
+            _LATER,
+        ),
     ),
     (ApiTimeout, Refusal(_fixed(504), lambda e: f"{_service(e)} did not answer in time")),
     (

@@ -14,7 +14,9 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -77,6 +79,30 @@ class ApiUnavailable(ApiError):
 
 class ApiTimeout(ApiUnavailable):
     """No answer within the read or connect timeout."""
+
+
+class DeadlinePassed(ApiTimeout):
+    """The caller's overall deadline (``deadline``) left no time for this call or its retry."""
+
+
+_deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Every call made inside finishes, retries included, within ``seconds`` from now, or
+    raises ``DeadlinePassed``: for requests a person waits on, which the caller must answer
+    before its own caller gives up."""
+    token = _deadline.set(clock() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _remaining() -> float | None:
+    end = _deadline.get()
+    return None if end is None else end - clock()
 
 
 @dataclass(frozen=True)
@@ -171,7 +197,12 @@ class ApiClient:
         while True:
             attempt += 1
             self._hold_back(started)
-            response, error, wait = self._attempt(method, url, params, json, content_type)
+            left = _remaining()
+            if left is not None and left <= 0.05:
+                raise DeadlinePassed(self.service, "no time left to wait for an answer").during(
+                    f"{method} {parts.path}"
+                )
+            response, error, wait = self._attempt(method, url, params, json, content_type, left)
             if error is None:
                 assert response is not None
                 return response
@@ -183,6 +214,9 @@ class ApiClient:
                 wait *= random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
                 self._pace(wait)
             if clock() - started + wait > policy.budget_seconds:
+                raise error.during(f"{method} {parts.path}")
+            left = _remaining()
+            if left is not None and wait >= left:
                 raise error.during(f"{method} {parts.path}")
             log_event(
                 "http.retry",
@@ -215,8 +249,12 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         body: Any,
         content_type: str | None = None,
+        left: float | None = None,
     ) -> tuple[requests.Response | None, ApiError | None, float | None]:
         self.calls += 1
+        connect, read = self.policy.connect_timeout, self.policy.read_timeout
+        if left is not None:  # the caller's deadline shortens the timeouts
+            connect, read = min(connect, left), min(read, left)
         try:
             response = self._session.request(
                 method,
@@ -224,7 +262,7 @@ class ApiClient:
                 params=params,
                 json=body,
                 headers={"Content-Type": content_type} if content_type else None,
-                timeout=(self.policy.connect_timeout, self.policy.read_timeout),
+                timeout=(connect, read),
                 allow_redirects=False,
             )
         except requests.Timeout:

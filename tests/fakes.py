@@ -242,7 +242,7 @@ class FakeAzureDevOps:
         self.rsps.add_callback(
             responses.GET,
             re.compile(prefix + r"([^/_][^/]*/)?_apis/wit/workitems/\d+(\?.*)?$"),
-            callback=self._work_item,
+            callback=lambda r: self._work_item(r),  # looked up at call time: tests wrap it
         )
         self.rsps.add_callback(
             responses.POST,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.azure_devops import paths
 from shared.azure_devops.client import AzureDevOpsClient
@@ -11,12 +15,13 @@ from shared.azure_devops.shapes import add_hyperlink
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Rejected, Reply
 from shared.errors import AlreadyExists, SyncError
-from shared.http import ApiError, ApiNotFound, ApiRejected
+from shared.http import ApiAuthError, ApiError, ApiNotFound, ApiRejected
 from shared.issue_links import external
 from shared.issue_links.form import WORK_ITEM, comment_html, read_link
 from shared.log import log_event
 from shared.sentry.components import linked
 from shared.sentry_intake.ui_request import UiRequest
+from shared.store.creations import Creations
 from shared.store.links import Links
 
 HYPERLINK_COMMENT = "Sentry issue"
@@ -33,11 +38,15 @@ def link(request: UiRequest) -> Reply:
         ) from None
     project = str(item.fields.get(FIELD_TEAM_PROJECT) or "")
     store_link(request, item.id)
+    # The Hyperlink and the comment do not depend on each other: sent side by side, so a
+    # slow Azure DevOps costs the person two round trips, not three.
+    steps: list[Callable[[], None]] = []
     if sent.web_url and not item.has_hyperlink(sent.web_url):
-        add_link_back(client, item.id, sent.web_url)
+        steps.append(lambda: add_link_back(client, item.id, sent.web_url or ""))
     if form.comment:
-        actor = sent.actor.name if sent.actor else None
-        client.add_comment(project, item.id, comment_html(form.comment, actor, sent.web_url))
+        comment = form.comment
+        steps.append(lambda: comment_once(request, client, project, item.id, comment))
+    _side_by_side(steps)
     log_event(
         "issue_link.linked",
         integration=request.integration.id,
@@ -47,6 +56,47 @@ def link(request: UiRequest) -> Reply:
     )
     web_url = paths.work_item_web_url(request.integration.base_url, project, item.id)
     return Reply(200, linked(web_url, project, str(item.id)))
+
+
+def _side_by_side(steps: list[Callable[[], None]]) -> None:
+    """Run ``steps`` at once (each in the caller's context, so its deadline holds); the first
+    failure is raised once all have ended."""
+    if len(steps) < 2:
+        for step in steps:
+            step()
+        return
+    with ThreadPoolExecutor(max_workers=len(steps)) as pool:
+        futures = [pool.submit(contextvars.copy_context().run, step) for step in steps]
+    for future in futures:
+        future.result()
+
+
+def comment_once(
+    request: UiRequest, client: AzureDevOpsClient, project: str, work_item_id: int, text: str
+) -> None:
+    """The form's comment, once per (issue, work item, text): the same form sent again (a
+    retry after Sentry's request timed out) adds nothing. The intent is recorded first; an
+    attempt that ended without an answer may have added it, so the next one adds it again
+    only after ``PATIENCE_SECONDS`` (a duplicate is better than a lost comment)."""
+    digest = hashlib.sha256(f"link-comment\x1f{work_item_id}\x1f{text}".encode()).hexdigest()
+    creations = Creations(request.storage)
+    key = (request.integration.id, request.org.slug, request.form.issue_id, digest[:32])
+    intent, new = creations.begin(*key)
+    if not new and (intent.work_item_id is not None or not intent.ended):
+        log_event("issue_link.comment_known", work_item=work_item_id)
+        return
+    actor = request.form.actor.name if request.form.actor else None
+    try:
+        client.add_comment(
+            project, work_item_id, comment_html(text, actor, request.form.web_url)
+        )
+    except (ApiRejected, ApiNotFound, ApiAuthError):
+        creations.abandon(request.integration.id, intent)  # surely not added: may retry
+        raise
+    except ApiError:
+        creations.ended(request.integration.id, intent)
+        raise
+    creations.done(request.integration.id, intent, work_item_id, project)
 
 
 def store_link(request: UiRequest, work_item_id: int) -> None:

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from shared.alert_rules import settings as alert_settings
 from shared.doors import Rejected, Reply, answer
+from shared.http import deadline
 from shared.issue_links import create, link, options, schema
 from shared.router import Router
 from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
@@ -36,6 +37,12 @@ from shared.validation import describe_invalid
 
 EDGE = "sentry_components"
 MAX_BODY_BYTES = 256 * 1024
+# Sentry waits 30 s for an answer to a UI-component request (``safe_urlopen``'s default
+# timeout in src/sentry/http.py; the issue-link and select requesters in
+# src/sentry/sentry_apps/external_requests/ pass none of their own). Our calls out finish
+# within this, leaving room for a cold start, so the person gets our clear, retryable 503
+# rather than Sentry's timeout.
+DEADLINE_SECONDS = 15.0
 
 # "<method>.<component>.<action>"
 ROUTES: Router[Handler] = Router()
@@ -114,4 +121,5 @@ def _handle(
         installation = sent.installation_id
     if org.installation_uuid and (installation or "").strip().lower() != org.installation_uuid:
         raise Rejected(401, "the request names another installation than this organization's")
-    return handler(request)
+    with deadline(DEADLINE_SECONDS):
+        return handler(request)

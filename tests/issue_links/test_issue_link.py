@@ -136,6 +136,40 @@ def test_linking_again_adds_nothing_twice(ui):
     assert len(ui.sentry.external_issues) == 1
 
 
+def test_the_same_form_sent_twice_adds_its_comment_once(ui):
+    """Sentry's UI retries a request that timed out: one form, one comment."""
+    body = ui.request("link", {"workItem": "31", "comment": "Same crash"})
+    for _ in range(2):
+        assert ui.post("link", body).status_code == 200
+    assert len(ui.ado.comments[31]) == 1
+    # Another comment is another form: it is added.
+    other = ui.request("link", {"workItem": "31", "comment": "Seen again"})
+    assert ui.post("link", other).status_code == 200
+    assert len(ui.ado.comments[31]) == 2
+
+
+def test_a_slow_azure_devops_gets_a_clear_retryable_answer_within_the_deadline(ui, waits):
+    """Calls out stop at the component deadline (below Sentry's 30 s): the person is told to
+    try again, and the retry completes the link without doing anything twice."""
+    read = ui.ado._work_item
+
+    def slow(request):
+        waits.advance(16)  # Azure DevOps takes 16 s to answer the read
+        return read(request)
+
+    ui.ado._work_item = slow
+    body = ui.request("link", {"workItem": "31", "comment": "Same crash"})
+    response = ui.post("link", body)
+    assert response.status_code == 503
+    assert "answering slowly" in reply_json(response)["message"]
+    assert response.headers.get("Retry-After")
+    assert [c.method for c in ui.ado.calls] == ["GET"]  # nothing started past the deadline
+    ui.ado._work_item = read
+    assert ui.post("link", body).status_code == 200
+    assert len(ui.ado.comments[31]) == 1 and len(ui.ado.relations[31]) == 1
+    assert ui.links() == [(31, "4242")]
+
+
 def test_a_failed_registration_in_sentry_does_not_fail_the_link(ui):
     ui.sentry.failures.extend([(500, {})] * 4)
     assert ui.post("link", ui.request("link", {"workItem": 31})).status_code == 200
