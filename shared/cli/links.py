@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         shown = links.issue_side(integration.id, work_item, args.org, args.issue)
         if shown is not None:
             try:
-                external.unregister(integration, shown)
+                external.unregister(storage, integration, shown)
             except ApiError as exc:
                 raise SyncError(
                     f"removing the link from the Sentry issue failed ({exc}); the link is kept, "

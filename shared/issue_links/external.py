@@ -1,5 +1,12 @@
 """Links made outside Sentry's form (the CLI, alert rules) shown in the issue's sidebar:
-registered as the installation's external issues, and deleted there when the link goes."""
+registered as the installation's external issues, and deleted there when the link goes.
+
+Sentry keeps **one** external issue per issue and app: registering updates it in place
+(``PlatformExternalIssue`` is unique on group and service type, and its creator calls
+``update_or_create`` on them; src/sentry/sentry_apps/models/platformexternalissue.py,
+external_issues/external_issue_creator.py). So an issue linked to several work items shows
+the one registered last, and removing one link shows another that remains, rather than
+deleting what every link of the issue shares."""
 
 from __future__ import annotations
 
@@ -28,10 +35,19 @@ def register(storage: Storage, integration: Integration, link: Link) -> str | No
     return external_id
 
 
-def unregister(integration: Integration, link: Link) -> None:
-    """Remove the link from the issue's sidebar (already gone there counts as done)."""
+def unregister(storage: Storage, integration: Integration, link: Link) -> None:
+    """Take the link off the issue's sidebar: show another work item still linked to the
+    issue, or, with none left, delete the external issue (already gone counts as done)."""
     org = integration.sentry_org(link.sentry_org)
     if org is None or not org.installation_uuid or not link.external_issue_id:
+        return
+    others = [
+        other
+        for other in Links(storage).for_issue(integration.id, link.sentry_org, link.issue_id)
+        if other.work_item_id != link.work_item_id
+    ]
+    if others:
+        register(storage, integration, others[-1])
         return
     try:
         sentry_client(org).delete_external_issue(org.installation_uuid, link.external_issue_id)

@@ -102,6 +102,28 @@ def test_a_link_made_with_the_cli_shows_in_sentry_and_goes_away_with_it(services
     assert sentry.external_issues == {}
 
 
+def test_an_issue_linked_twice_keeps_showing_the_link_that_remains(services):
+    """Sentry keeps one external issue per issue and app (registering again replaces it):
+    removing one of two links shows the other, it does not empty the sidebar."""
+    ado, sentry = services
+    ado.work_items[14] = {"System.TeamProject": "Fabrikam", "System.Title": "Crash too"}
+    for item in ("13", "14"):
+        code, _, err = run("link", "add", COLLECTION, "--work-item", item, "--org", "acme",
+                           "--issue", "9")  # fmt: skip
+        assert code == 0, err
+    ((_, shown),) = sentry.external_issues.items()
+    assert shown["identifier"] == "14"
+    code, _, err = run("link", "remove", COLLECTION, "--work-item", "14", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    ((_, shown),) = sentry.external_issues.items()
+    assert shown["identifier"] == "13"
+    code, _, err = run("link", "remove", COLLECTION, "--work-item", "13", "--org", "acme",
+                       "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    assert sentry.external_issues == {}
+
+
 def test_a_failed_registration_keeps_the_link_and_a_rerun_completes_it(services):
     _, sentry = services
     sentry.failures.extend([(500, {})] * 4)
