@@ -79,6 +79,12 @@ class FakeSentry:
         return None
 
     def _issue(self, request: Any) -> tuple[int, dict, str]:
+        """GET/PUT /api/0/organizations/{org}/issues/{id}/ (Sentry API reference "Retrieve
+        an Issue" / "Update an Issue"): ``status`` takes resolved, resolvedInNextRelease,
+        unresolved, ignored (the latter two resolved forms read back as ``resolved`` with
+        ``statusDetails.inNextRelease``); ``assignedTo`` takes ``user:<id>``, ``team:<id>``
+        or an empty value to unassign; PUT answers the updated issue. Unknown id: 404 with
+        Sentry's ``detail`` text (fixtures/sentry_*)."""
         path = request.path_url
         body = json.loads(request.body) if request.body else None
         self.calls.append(Call(request.method, path, body))
@@ -130,6 +136,10 @@ class FakeSentry:
         }
 
     def _note(self, request: Any) -> tuple[int, dict, str]:
+        """POST .../issues/{id}/comments/ (src/sentry/api/endpoints/group_notes.py): 201 with
+        the activity (``id``, ``type: note``, ``data.text``); the same text from the same user
+        on the same issue within an hour is 400 "You have already posted that comment."
+        (this fake has one user, our token, and no clock: within the hour is always)."""
         body = json.loads(request.body)
         self.calls.append(Call("POST", request.path_url, body))
         failed = self._check(request)
@@ -148,6 +158,9 @@ class FakeSentry:
         return 201, {}, json.dumps({"id": note_id, "type": "note", "data": {"text": body["text"]}})
 
     def _external(self, request: Any) -> tuple[int, dict, str]:
+        """POST/DELETE /api/0/sentry-app-installations/{uuid}/external-issues/[{id}/]
+        (src/sentry/sentry_apps/api/endpoints/installation_external_issues.py and
+        installation_external_issue_details.py; DELETE of an unknown id is 404)."""
         body = json.loads(request.body) if request.body else None
         self.calls.append(Call(request.method, request.path_url, body))
         failed = self._check(request)
@@ -177,6 +190,12 @@ class FakeSentry:
         return 201, {}, json.dumps({"id": new_id, "displayName": display, **body})
 
     def _members(self, request: Any) -> tuple[int, dict, str]:
+        """GET /api/0/organizations/{org}/members/?query=email:<address>
+        (src/sentry/core/endpoints/organization_member_index.py: the member's invite email,
+        or any email of its user, verified or not, via user_service.get_many_by_email).
+        Each member carries ``user`` {id, email} once the invite is accepted; a pending
+        invite has ``user: null``. The fake compares case-insensitively; whether Sentry's
+        user-email lookup ignores case was not confirmed, so tests use one spelling."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -296,6 +315,8 @@ class FakeAzureDevOps:
         )
 
     def _check(self, request: Any, version: str | None = "7.1") -> tuple[int, dict, str] | None:
+        """Basic auth with an empty user and the PAT (learn.microsoft.com "Use personal
+        access tokens"); the api-version each call names (REST reference of each call)."""
         expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()
         if request.headers.get("Authorization") != expected:
             return 401, {}, ""
@@ -311,10 +332,14 @@ class FakeAzureDevOps:
         return None
 
     def _states(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/workitemtypes/{type}/states (REST reference "Work Item
+        Type States - List"; answer shape from fixtures/msdocs_api_workitemtype_states_bug)."""
         self.calls.append(Call("GET", request.path_url))
         return self._check(request) or (200, {}, json.dumps(self.states))
 
     def _work_item(self, request: Any) -> tuple[int, dict, str]:
+        """GET _apis/wit/workitems/{id}[?$expand=relations] (REST reference "Work Items -
+        Get Work Item", fixtures/msdocs_api_workitem_get); unknown: 404 TF401232."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -335,6 +360,10 @@ class FakeAzureDevOps:
         return answer
 
     def _patch(self, request: Any) -> tuple[int, dict, str]:
+        """PATCH _apis/wit/workitems/{id} with application/json-patch+json (REST reference
+        "Work Items - Update"): a failed ``test /rev`` is 412 (JSON Patch, RFC 6902 test;
+        VS403351 as Azure DevOps words it); a state outside the type's states is TF401320;
+        an unknown identity in Assigned To is errorCode 600171 (reference note 4.3)."""
         body = json.loads(request.body)
         self.calls.append(Call("PATCH", request.path_url, body))
         failed = self._check(request)
@@ -396,6 +425,8 @@ class FakeAzureDevOps:
         self.revs[item_id] = self.revs.get(item_id, 1) + 1
 
     def _create(self, request: Any) -> tuple[int, dict, str]:
+        """POST {project}/_apis/wit/workitems/${type} (REST reference "Work Items - Create"):
+        a missing project is TF200016, a missing type VS402323, a rule failure TF401320."""
         body = json.loads(request.body)
         self.calls.append(Call("POST", request.path_url, body))
         failed = self._check(request)
@@ -439,6 +470,10 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps(self._item_json(item_id))
 
     def _comment(self, request: Any) -> tuple[int, dict, str]:
+        """POST/PATCH/DELETE {project}/_apis/wit/workItems/{id}/comments[/{commentId}] at
+        7.1-preview.4 (REST spec 7.1 comments examples, reference note 4.2): add answers the
+        comment with ``id`` and ``version`` 1, update increments ``version``, delete marks it
+        deleted; an unknown comment is 404."""
         body = json.loads(request.body) if request.body else None
         self.calls.append(Call(request.method, request.path_url, body))
         failed = self._check(request, "7.1-preview.4")
@@ -461,6 +496,9 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps({"id": comment_id, "text": body["text"], "version": 2})
 
     def _connection(self, request: Any) -> tuple[int, dict, str]:
+        """GET _apis/connectionData (no api-version, as the clients call it): the PAT's
+        ``authenticatedUser`` with its ``Account`` property (the shape the Azure DevOps
+        clients read, e.g. azure-devops-python-api's Location client)."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request, None)
         if failed:
@@ -473,6 +511,8 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps({"authenticatedUser": user})
 
     def _projects(self, request: Any) -> tuple[int, dict, str]:
+        """GET _apis/projects (REST reference "Projects - List",
+        fixtures/msdocs_api_projects_list): ``{count, value[{id, name}]}``."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -481,6 +521,8 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
     def _types(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/workitemtypes (REST reference "Work Item Types - List":
+        ``name``, ``isDisabled``); a missing project is TF200016 (404)."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -494,6 +536,8 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
     def _areas(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/classificationnodes/areas?$depth= (REST reference
+        "Classification Nodes - Get": a node with ``name`` and ``children``)."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -506,6 +550,9 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps(self.projects[project]["areas"])
 
     def _wiql(self, request: Any) -> tuple[int, dict, str]:
+        """POST [{project}/]_apis/wit/wiql?$top= (REST reference "Wiql - Query By Wiql",
+        fixtures/msdocs_api_wiql_flat_query): a flat ``workItems[{id, url}]`` list. Only the
+        title conditions our code writes are understood (an assertion names any other)."""
         body = json.loads(request.body)
         self.calls.append(Call("POST", request.path_url, body))
         failed = self._check(request)
@@ -539,6 +586,8 @@ class FakeAzureDevOps:
         )
 
     def _batch(self, request: Any) -> tuple[int, dict, str]:
+        """POST _apis/wit/workitemsbatch (REST reference "Work Items - Get Work Items
+        Batch"): at most 200 ids; ``errorPolicy: omit`` leaves unknown ids out."""
         body = json.loads(request.body)
         self.calls.append(Call("POST", request.path_url, body))
         failed = self._check(request)
@@ -554,6 +603,8 @@ class FakeAzureDevOps:
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
     def _hooks(self, request: Any) -> tuple[int, dict, str]:
+        """POST/GET/PUT _apis/hooks/subscriptions[/{id}] (REST reference "Subscriptions",
+        fixtures/msdocs_api_hooks_subscription_create)."""
         body = json.loads(request.body) if request.body else None
         self.calls.append(Call(request.method, request.path_url, body))
         failed = self._check(request)
@@ -580,6 +631,8 @@ class FakeAzureDevOps:
         return stored
 
     def _updates(self, request: Any) -> tuple[int, dict, str]:
+        """GET _apis/wit/workItems/{id}/updates?$top=&$skip= (REST reference "Updates -
+        List", fixtures/msdocs_api_workitem_update_get)."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
@@ -616,6 +669,11 @@ class FakeSearch:
         )
 
     def _search(self, request: Any) -> tuple[int, dict, str]:
+        """POST almsearch.../_apis/search/workitemsearchresults (REST reference "Work Item
+        Search Results - Fetch Work Item Search Results", fixtures/
+        msdocs_api_workitem_search_results); 404 when the search extension is missing
+        (Azure DevOps Server without it) and ``infoCode`` 2 while the index is being built
+        (the reference's list of info codes, reference note on search)."""
         body = json.loads(request.body)
         self.calls.append(Call("POST", request.path_url, body))
         expected = "Basic " + base64.b64encode(f":{self.pat}".encode()).decode()

@@ -107,6 +107,8 @@ class FakeGit:
         return unquote(found[1]) == self.project and unquote(found[2]) in (REPO_ID, self.name)
 
     def _repository(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/git/repositories/{name or id} (REST reference "Repositories -
+        Get Repository"); unknown: 404 TF401019."""
         failed = self._ok(request)
         if failed:
             return failed
@@ -171,6 +173,8 @@ class FakeGit:
         return 200, {}, json.dumps({"count": len(page), "value": page})
 
     def _commit(self, request: Any) -> tuple[int, dict, str]:
+        """GET .../commits/{sha}: the whole ``comment`` (REST reference "Commits - Get";
+        lists cut it to the first line and set ``commentTruncated``, reference note 4.1)."""
         failed = self._ok(request)
         if failed:
             return failed
@@ -180,6 +184,8 @@ class FakeGit:
         return 200, {}, json.dumps(self._ref(self.history[index], truncate=False))
 
     def _changes(self, request: Any) -> tuple[int, dict, str]:
+        """GET .../commits/{sha}/changes (REST reference "Commits - Get Changes": ``changes[]
+        {item{path, gitObjectType}, changeType}``)."""
         failed = self._ok(request)
         if failed:
             return failed
@@ -284,6 +290,9 @@ class FakeSentryReleases:
         return None
 
     def _create(self, request: Any) -> tuple[int, dict, str]:
+        """POST /api/0/organizations/{org}/releases/ (Sentry API reference "Create a New
+        Release for an Organization"): 201, or 208 for a version that exists (src/sentry/
+        api/endpoints/organization_releases.py answers 208 on an existing release)."""
         failed = self._auth(request)
         if failed:
             return failed
@@ -297,6 +306,9 @@ class FakeSentryReleases:
         return unquote(re.search(r"/releases/([^/]+)/", request.path_url)[1])
 
     def _update(self, request: Any) -> tuple[int, dict, str]:
+        """PUT .../releases/{version}/ with ``commits`` (Sentry API reference "Update an
+        Organization's Release"); 409 while earlier commits are still processed (the lock
+        in src/sentry/models/release.py set_commits, as our ReleaseSync handles it)."""
         failed = self._auth(request)
         if failed:
             return failed
@@ -311,6 +323,8 @@ class FakeSentryReleases:
         return 200, {}, json.dumps({"version": self._version(request)})
 
     def _deploys(self, request: Any) -> tuple[int, dict, str]:
+        """GET/POST .../releases/{version}/deploys/ (Sentry API reference "List a
+        Release's Deploys" / "Create a Deploy"); an unknown release is 404."""
         failed = self._auth(request)
         if failed:
             return failed
