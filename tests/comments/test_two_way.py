@@ -57,7 +57,9 @@ class TwoWay:
 
     # -- Azure DevOps side ---------------------------------------------------------------------
 
-    def devops_comment(self, html: str, author: str, comment_id: int | None = None) -> None:
+    def devops_comment(
+        self, html: str, author: str, comment_id: int | None = None, name: str = "Someone"
+    ) -> None:
         """Azure DevOps delivers workitem.commented; the queued message runs through SyncStatus."""
         self.rev += 1
         payload = load_fixture("ojdev_workitem_commented_services.json")
@@ -67,7 +69,7 @@ class TwoWay:
         resource.update({"id": 13, "rev": self.rev})
         resource["commentVersionRef"]["commentId"] = comment_id or 7_000 + self.rev
         resource["fields"].update(
-            {"System.History": html, "System.ChangedBy": f"Someone <{author}>"}
+            {"System.History": html, "System.ChangedBy": f"{name} <{author}>"}
         )
         self._deliver(payload)
 
@@ -257,3 +259,25 @@ def test_an_unreadable_pat_account_is_read_once_not_per_message(world):
         world.devops_comment(f"<p>comment {n}</p>", "ann@contoso.com")
     assert len(world.sentry.notes[ISSUE]) == 6
     assert len(reads) == 1
+
+
+def test_hostile_comment_content_reaches_sentry_inert(world):
+    """The attack run: images (beacons), links breaking out of their syntax, javascript:
+    links and Markdown in the author's name arrive as text; control characters are gone."""
+    from markdown_it import MarkdownIt
+
+    world.devops_comment(
+        '<div>![x](http://tracker.example/p.png) <a href="https://ok.example/) '
+        '![i](http://tracker.example/i.png)">t</a> <a href="javascript:alert(1)">js</a> '
+        '<img src="http://tracker.example/q.png"> fine\u202e\u0007</div>',
+        "mallory@contoso.com",
+        name="**Mallory** ![n](http://tracker.example/n.png)",
+    )
+    ((note,),) = [list(n.values()) for n in world.sentry.notes.values()]
+    page = MarkdownIt("commonmark").render(note)
+    assert "<img" not in page and "javascript" not in page
+    assert "tracker.example" not in " ".join(
+        part for part in page.split('"') if part.startswith("http")
+    )
+    assert "\u202e" not in note and "\u0007" not in note
+    assert "**Mallory**" not in note  # escaped: the name reads as text
