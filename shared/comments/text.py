@@ -85,8 +85,14 @@ def html_to_text(markup: str) -> str:
     """Azure DevOps comment HTML as Markdown: paragraphs, line breaks, bold, italics, code,
     http(s) links and list items kept; all text escaped; images dropped but for their alt."""
     parser = _ToText()
-    parser.feed(markup or "")
-    parser.close()
+    try:
+        parser.feed(markup or "")
+        parser.close()
+    except AssertionError:
+        # html.parser gives up on some malformed declarations (``<![`` ...) with an
+        # AssertionError: keep the comment, as plain text without its tags.
+        plain = html.unescape(re.sub(r"<[^>]*>?", " ", markup or ""))
+        return re.sub(r"[ \t]+", " ", escape_markdown(plain)).strip()
     if parser._code is not None:  # an unclosed <code>: its text still counts
         parser.parts.append(code_span("".join(parser._code)))
     text = "".join(parser.parts)

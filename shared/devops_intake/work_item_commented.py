@@ -20,8 +20,7 @@ from shared.validation import describe_invalid
 
 def handle(delivery: HookDelivery) -> Reply:
     event = delivery.event
-    if not delivery.integration.sync.comments:
-        return ignored(event, "comment sync is off for this integration")
+    # Queued whatever the comment setting: SyncStatus decides with the setting current then.
     if event.resource is None:
         raise Rejected(400, "resource is missing")
     try:

@@ -37,7 +37,7 @@ from shared.store.audit import (
     AuditEntry,
     AuditLog,
 )
-from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.integrations import Integrations
 from shared.store.link_memory import LinkChanged, LinkMemoryStore
 from shared.store.records import Integration, Link
 from shared.store.storage import Storage, get_storage
@@ -90,9 +90,9 @@ class Syncer:
     def apply(self, message: SyncMessage, dequeue_count: int) -> None:
         """Apply ``message`` to each link; raises ``NotApplied`` if some could not be."""
         try:
-            integration = self._integrations.get(
-                message.integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
-            )
+            # As it is now (one read): a setting changed with the CLI is in force for the
+            # next message.
+            integration = self._integrations.get(message.integration_id, with_orgs=True)
         except (IntegrationNotFound, IntegrationRemoved) as exc:
             log_event("sync.no_integration", logging.WARNING, integration=message.integration_id)
             self.record(message, SKIPPED, "none", str(exc))
@@ -103,6 +103,9 @@ class Syncer:
             return
         links = self._installed(integration, message, links)
         if message.comment is not None:
+            if not integration.sync.comments:
+                self.record(message, SKIPPED, "none", "comment sync is off")
+                return
             failures = carry_comment(self._storage, integration, message, links, self.record)
             if failures:
                 raise NotApplied(failures)

@@ -3,7 +3,8 @@
 * Delivery markers (``w:<work item>:~r:<rev>`` in ``links``) after ``MARKER_DAYS``: Azure
   DevOps retries a delivery for minutes to hours, never for a week, so an older marker can no
   longer catch a duplicate. (A replayed poison message needs none: SyncStatus's link memory
-  makes a repeat harmless.) Sentry webhook markers (``sentryhooks``) after the same time.
+  makes a repeat harmless.) Sentry webhooks leave no markers: each Sentry retry carries a
+  new Request-ID, so the work is made idempotent where it is done (note ids, current state).
 * Audit rows after ``AUDIT_DAYS``.
 
 Each run deletes at most ``BATCH_ROWS`` rows per integration and table; a backlog shrinks by
@@ -16,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 
 from shared.store.audit import AuditLog
 from shared.store.deliveries import Deliveries
-from shared.store.sentry_hooks import SentryHooks
 from shared.store.storage import Storage
 
 MARKER_DAYS = 7
@@ -28,9 +28,6 @@ def prune(storage: Storage, integration_id: str, now: datetime | None = None) ->
     """Delete old delivery markers and audit rows of one integration; returns the counts."""
     now = now or datetime.now(UTC)
     markers = Deliveries(storage).delete_markers_before(
-        integration_id, now - timedelta(days=MARKER_DAYS), BATCH_ROWS
-    )
-    markers += SentryHooks(storage).delete_before(
         integration_id, now - timedelta(days=MARKER_DAYS), BATCH_ROWS
     )
     audit = AuditLog(storage).delete_before(

@@ -47,7 +47,7 @@ from shared.store.audit import (
     AuditEntry,
     AuditLog,
 )
-from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.repositories import Repositories, TrackedRepository
@@ -86,9 +86,7 @@ class _Run:
 
 def _apply(storage: Storage, message: ReleaseMessage) -> None:
     try:
-        integration = Integrations(storage).get(
-            message.integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
-        )
+        integration = Integrations(storage).get(message.integration_id, with_orgs=True)
     except (IntegrationNotFound, IntegrationRemoved) as exc:
         log_event("releases.no_integration", logging.WARNING, integration=message.integration_id)
         AuditLog(storage).record(

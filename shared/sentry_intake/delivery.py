@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,16 @@ class SentryDelivery:
 
 
 Handler = Callable[[SentryDelivery], Reply]
+
+# Sentry sends a uuid4 per attempt: kept in the message for log correlation only (a retry of
+# the same event carries a new one, so it cannot de-duplicate anything).
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+
+
+def usable_request_id(value: str | None) -> str | None:
+    """The Request-ID if it looks like one (a uuid, as Sentry sends), else None."""
+    value = (value or "").strip()
+    return value if _REQUEST_ID.match(value) else None
 
 
 def ignored(delivery: SentryDelivery, reason: str) -> Reply:

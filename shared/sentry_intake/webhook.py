@@ -18,15 +18,12 @@ most one queue write, and answers are:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping
 
 from pydantic import ValidationError
 
 from shared.doors import Rejected, Reply, answer
-from shared.errors import StorageUnavailable
-from shared.log import log_event
 from shared.router import Router
 from shared.sentry.signatures import (
     HOOK_RESOURCE_HEADER,
@@ -39,8 +36,7 @@ from shared.sentry.signatures import (
 from shared.sentry.webhooks import Envelope
 from shared.sentry_intake import events, installation
 from shared.sentry_intake.caller import caller
-from shared.sentry_intake.delivery import Handler, SentryDelivery, ignored
-from shared.store.sentry_hooks import SentryHooks, usable_request_id
+from shared.sentry_intake.delivery import Handler, SentryDelivery, ignored, usable_request_id
 from shared.store.storage import Storage, get_storage
 from shared.validation import describe_invalid
 
@@ -102,18 +98,8 @@ def _handle(
         raise Rejected(401, "the delivery names another installation than this organization's")
 
     request_id = usable_request_id(headers.get(REQUEST_ID_HEADER))
-    hooks = SentryHooks(storage)
     delivery = SentryDelivery(storage, integration, org, resource, envelope, request_id)
-    if request_id and hooks.seen(integration.id, org.slug, request_id):
-        return ignored(delivery, "duplicate delivery (Request-ID seen before)")
     handler = ROUTES.route(delivery.event)
     if handler is None:
         return ignored(delivery, f"{delivery.event[:80]} is not acted on")
-    reply = handler(delivery)
-    if request_id and reply.status < 300:
-        try:
-            hooks.record(integration.id, org.slug, request_id, resource)
-        except StorageUnavailable as exc:
-            # Done already; a missing marker costs at most a duplicate later.
-            log_event(f"{EDGE}.marker_failed", logging.WARNING, error=str(exc))
-    return reply
+    return handler(delivery)

@@ -25,7 +25,7 @@ from shared.router import Router
 from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops.issues import apply_issue
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
-from shared.store.integrations import INTEGRATION_MAX_AGE, Integrations
+from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import SENTRY, Storage, get_storage
@@ -55,9 +55,9 @@ def handle_sentry_event(text: str, dequeue_count: int, storage: Storage | None =
 def _apply(storage: Storage, message: SentryEventMessage) -> None:
     event = f"{message.resource}.{message.action}"
     try:
-        integration = Integrations(storage).get(
-            message.integration_id, with_orgs=True, max_age=INTEGRATION_MAX_AGE
-        )
+        # Read as it is now, not cached: a setting changed with the CLI is in force for the
+        # next event (the webhook queued it without looking at any).
+        integration = Integrations(storage).get(message.integration_id, with_orgs=True)
     except (IntegrationNotFound, IntegrationRemoved) as exc:
         _skip(storage, message.integration_id, message, str(exc))
         return

@@ -27,9 +27,6 @@ range query (``store.links``; its memory columns: ``store.link_memory``):
 ``statecache``, partition = integration: ``<project>:<work item type>``, percent-encoded
 (``store.state_cache``).
 
-``sentryhooks``, partition = integration: ``<slug>:<Request-ID>``, one per Sentry webhook
-delivery already handled (``store.sentry_hooks``).
-
 ``audit``, partition = integration (or ``unreadable``): inverted time + random suffix, so a
 partition reads newest first (``store.audit``).
 """
@@ -153,13 +150,6 @@ def is_delivery_row(row_key: str) -> bool:
 
 def seen_row(work_item_id: int) -> str:
     return f"{work_item_prefix(work_item_id)}{MARKER}seen"
-
-
-# -- sentryhooks ------------------------------------------------------------------------------
-
-
-def sentry_hook_row(slug: str, request_id: str) -> str:
-    return f"{slug}:{request_id}"
 
 
 # -- statecache -------------------------------------------------------------------------------

@@ -40,7 +40,6 @@ INTEGRATIONS = "integrations"
 LINKS = "links"
 STATE_CACHE = "statecache"
 AUDIT = "audit"
-SENTRY_HOOKS = "sentryhooks"
 
 # The app's queues, by kind; ``kind + POISON`` is each one's poison queue.
 SYNC, SENTRY, RELEASES, POISON = "sync", "sentry", "releases", "-poison"

@@ -22,11 +22,12 @@ FIXTURES = {
     "automatisch_workitem_deleted.json": (200, "event type workitem.deleted"),
     "automatisch_workitem_restored.json": (200, "event type workitem.restored"),
     "automatisch_workitem_updated.json": (200, "neither System.State nor System.AssignedTo"),
-    "msdocs_event_workitem_commented.json": (200, "comment sync is off"),
+    # Queued whatever the comment setting: SyncStatus decides with the setting current then.
+    "msdocs_event_workitem_commented.json": (202, {"workItemId": 5, "rev": 4, "comment": {}}),
     "msdocs_event_workitem_created.json": (200, "event type workitem.created"),
     "msdocs_event_workitem_deleted.json": (200, "event type workitem.deleted"),
     "msdocs_event_workitem_restored.json": (200, "event type workitem.restored"),
-    "ojdev_workitem_commented_services.json": (200, "comment sync is off"),
+    "ojdev_workitem_commented_services.json": (202, {"comment": {}}),
     "ojdev_workitem_updated_title_onprem_server.json": (200, "neither System.State"),
     "msdocs_event_workitem_updated.json": (
         202,

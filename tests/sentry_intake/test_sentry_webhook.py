@@ -94,21 +94,36 @@ def hooks(app_env, register, stores):
     return Hooks(app_env, registered, stores)
 
 
-def test_issue_and_comment_events_need_a_link_and_the_direction_on(hooks):
-    payload = load_fixture("sentryapp_issue_created.json")
-    payload["data"]["issue"]["id"] = "999999"
-    response = hooks.post(payload, "issue")
-    assert (response.status_code, reply_json(response)["reason"]) == (
-        200,
-        "the issue is not linked to a work item",
-    )
+def test_the_webhook_queues_whatever_the_settings_and_sentry_events_decides_with_current_ones(
+    hooks,
+):
+    """A webhook never drops an event because of a setting (cached or just changed): it
+    verifies and queues; SentryEvents reads the settings as they are when it runs."""
+    import azure.functions.queue as func_queue
+
+    import SentryEvents
+    from shared.store.audit import AuditLog
+
     hooks.stores.integrations.set_sync(hooks.registered.id, {"status-to-devops": False})
-    response = hooks.post(load_fixture("sentryapp_issue_created.json"), "issue")
-    assert "sync is off" in reply_json(response)["reason"]
+    unlinked = load_fixture("sentryapp_issue_created.json")
+    unlinked["data"]["issue"]["id"] = "999999"
+    for payload, resource in (
+        (unlinked, "issue"),
+        (load_fixture("sentryapp_issue_resolved.json"), "issue"),
+        (load_fixture("sentryapp_comment_created.json"), "comment"),
+    ):
+        assert hooks.post(payload, resource).status_code == 202
+    queued = hooks.queued()
+    assert len(queued) == 3
+    # Turned on and off again before SentryEvents runs: what counts is the setting then.
     hooks.stores.integrations.set_sync(hooks.registered.id, {"comments": False})
-    response = hooks.post(load_fixture("sentryapp_comment_created.json"), "comment")
-    assert "comment sync is off" in reply_json(response)["reason"]
-    assert hooks.queued() == []
+    for message in queued:
+        SentryEvents.main(
+            func_queue.QueueMessage(id="m", body=message.encode().encode(), dequeue_count=1)
+        )
+    reasons = [row["reason"] for row in AuditLog(hooks.env.storage()).read(hooks.registered.id)]
+    assert any("comment sync is off" in r for r in reasons)
+    assert any("is not synced to Azure DevOps" in r for r in reasons)
 
 
 @pytest.mark.parametrize(
@@ -168,13 +183,14 @@ def test_assigned_team_and_user_keep_their_kind(hooks):
     assert team.issue.assignee.type == "team"
 
 
-def test_a_redelivered_request_is_answered_without_queueing_again(hooks):
+def test_a_redelivery_is_queued_again_and_made_harmless_where_the_work_is_done(hooks):
+    """Sentry's own retries carry a new Request-ID, so the webhook keeps no markers (no read,
+    no write): SentryEvents decides from current state and claims notes by id."""
     payload = load_fixture("sentryapp_issue_resolved.json")
     first = hooks.post(payload, "issue", request_id="r-1")
     again = hooks.post(payload, "issue", request_id="r-1")
-    assert (first.status_code, again.status_code) == (202, 200)
-    assert "duplicate" in reply_json(again)["reason"]
-    assert len(hooks.queued()) == 1
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert len(hooks.queued()) == 2
 
 
 @pytest.mark.parametrize(
@@ -234,9 +250,18 @@ def test_installation_created_records_the_uuid_and_deleted_detaches(hooks, world
     assert hooks.org().uninstalled
     assert [row["action"] for row in hooks.audit()] == ["sentry-uninstalled", "sentry-installed"]
 
-    # Nothing more is queued for, or synced into, that organization.
-    assert hooks.post(load_fixture("sentryapp_issue_created.json"), "issue").status_code == 200
-    assert hooks.queued() == []
+    # Nothing more is synced into that organization: a webhook still queues (it decides
+    # nothing), and SentryEvents skips the uninstalled organization.
+    import azure.functions.queue as func_queue
+
+    import SentryEvents
+
+    assert hooks.post(load_fixture("sentryapp_issue_created.json"), "issue").status_code == 202
+    (message,) = hooks.queued()
+    SentryEvents.main(
+        func_queue.QueueMessage(id="m", body=message.encode().encode(), dequeue_count=1)
+    )
+    assert "uninstalled" in hooks.audit()[0]["reason"]
     world_sync(hooks)
 
     # Installing again (Sentry makes a new installation, with a new uuid) resumes.

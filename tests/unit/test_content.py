@@ -51,6 +51,12 @@ def test_attacks_render_no_image_and_no_foreign_link(markup, author):
     assert not re.search("[\x00-\x08\x1b\u202e]", page)
 
 
+@pytest.mark.parametrize("markup", ["<![<b>", "<!x", "a <![CDATA[x", "<![if ! IE]>x<![endif]>"])
+def test_markup_the_html_parser_gives_up_on_still_makes_a_note(markup):
+    page = rendered(note_from_devops(markup, "Ann", WORK_ITEM, 13))
+    assert "<img" not in page and page.startswith("<p>")
+
+
 def test_kept_formatting_and_links():
     markup = '<div>Fixed in <b>build 42</b>, see <a href="https://x.io/pr/1">PR</a></div>'
     page = rendered(note_from_devops(markup, "Ann Lee", WORK_ITEM, 13))
