@@ -177,13 +177,11 @@ class FakeSentry:
         # (group, service_type) and the creator calls update_or_create on them, so a second
         # registration for the issue replaces the first under the same id
         # (src/sentry/sentry_apps/external_issues/external_issue_creator.py, models/
-        # platformexternalissue.py). A missing issue is 404 (installation_external_issues.py).
+        # platformexternalissue.py).
         for known_id, known in self.external_issues.items():
             if (known["issueId"], known["installation"]) == (body["issueId"], installation):
                 known.update(body)
                 return 200, {}, json.dumps({"id": known_id, **known})
-        if str(body["issueId"]) not in self.issues and self.issues:
-            return 404, {}, ""
         new_id = str(len(self.external_issues) + 500)
         self.external_issues[new_id] = {**body, "installation": installation}
         display = f"{body['project']}#{body['identifier']}"

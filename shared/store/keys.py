@@ -130,6 +130,12 @@ def note_row(slug: str, issue_id: str, note_id: str, work_item_id: int) -> str:
     return f"{note_prefix(slug, issue_id, note_id)}{_work_item_key(work_item_id)}"
 
 
+def note_tombstone_row(slug: str, issue_id: str, note_id: str) -> str:
+    """A note Sentry deleted, remembered so that its creation, seen later (Sentry does not
+    order webhooks) or again (a sweep, a replay), adds no comment."""
+    return f"{note_prefix(slug, issue_id, note_id)}{MARKER}deleted"
+
+
 def devops_comment_prefix(work_item_id: int, comment_id: int) -> str:
     return f"m:{_work_item_key(work_item_id)}:{comment_id}:"
 

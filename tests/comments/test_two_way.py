@@ -281,3 +281,91 @@ def test_hostile_comment_content_reaches_sentry_inert(world):
     )
     assert "\u202e" not in note and "\u0007" not in note
     assert "**Mallory**" not in note  # escaped: the name reads as text
+
+
+# -- notes: once, whatever the order and the number of deliveries --------------------------------
+
+
+def _while_adding(world, during):
+    """Run ``during`` while the first comment is being added (between Azure DevOps receiving
+    the POST and answering it): the interleaving where a second run, or a deletion, races."""
+    import threading
+
+    add = world.ado._comment
+    entered, done = threading.Event(), threading.Event()
+
+    def slow(request):
+        if request.method == "POST" and not entered.is_set():
+            entered.set()
+            done.wait(10)
+        return add(request)
+
+    world.ado._comment = slow
+    worker = threading.Thread(target=world.sentry_note, args=("created", "700", "Seen again"))
+    worker.start()
+    assert entered.wait(10)
+    try:
+        during()
+    finally:
+        done.set()
+        worker.join(10)
+    world.ado._comment = add
+
+
+def test_two_deliveries_of_one_note_at_once_make_one_comment(world):
+    """Sentry's retry carries a new Request-ID; both copies run at once. Ruled out by the
+    claim: the second run sees the first's claim and adds nothing."""
+    _while_adding(world, lambda: world.sentry_note("created", "700", "Seen again"))
+    assert len(world.ado.comments[13]) == 1
+    world.sentry_note("created", "700", "Seen again")  # and once more, afterwards
+    assert len(world.ado.comments[13]) == 1
+    assert any("another run is carrying" in row["reason"] for row in world.audit())
+
+
+def test_a_deletion_racing_the_creation_leaves_no_comment(world):
+    """Interleaving: the creation claimed the note and Azure DevOps is adding the comment
+    when the deletion arrives. The deletion marks the claim; the creation's completion finds
+    it changed and takes its comment back."""
+    _while_adding(world, lambda: world.sentry_note("deleted", "700", "Seen again"))
+    assert world.ado.comments.get(13, {}) == {}
+    assert any("deleted meanwhile" in row["reason"] for row in world.audit())
+
+
+def test_a_deletion_seen_before_its_creation_leaves_no_comment(world):
+    world.sentry_note("deleted", "701", "gone")  # Sentry does not order its webhooks
+    world.sentry_note("created", "701", "gone")
+    world.sentry_note("updated", "701", "gone, edited")
+    assert world.ado.comments.get(13, {}) == {}
+    # And a note deleted after it was carried does not come back when its creation is seen
+    # again (a late copy, a sweep).
+    world.sentry_note("created", "702", "here")
+    world.sentry_note("deleted", "702", "here")
+    world.sentry_note("created", "702", "here")
+    assert world.ado.comments.get(13, {}) == {}
+
+
+def test_an_edit_whose_creation_was_lost_creates_the_comment(world):
+    world.sentry_note("updated", "703", "first words, edited")
+    (text,) = world.ado.comments[13].values()
+    assert "first words, edited" in text
+    world.sentry_note("created", "703", "first words")  # the lost one arrives late
+    assert len(world.ado.comments[13]) == 1
+
+
+def test_a_claim_left_by_a_run_that_died_is_taken_over(world):
+    from datetime import UTC, datetime, timedelta
+
+    from shared.store.comments import CLAIM_SECONDS, Comments
+    from shared.store.keys import note_row
+    from shared.store.storage import LINKS
+
+    comments = Comments(world.env.storage())
+    assert comments.claim(world.registered.id, DEFAULT_ORG, ISSUE, "704", 13) is not None
+    world.sentry_note("created", "704", "lost run")
+    assert world.ado.comments.get(13, {}) == {}  # a fresh claim: someone is on it
+    table = world.env.storage().table(LINKS)
+    row = table.get_entity(world.registered.id, note_row(DEFAULT_ORG, ISSUE, "704", 13))
+    row["ClaimedAt"] = datetime.now(UTC) - timedelta(seconds=CLAIM_SECONDS + 1)
+    table.update_entity(row)
+    world.sentry_note("created", "704", "lost run")
+    assert len(world.ado.comments[13]) == 1
