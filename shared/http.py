@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -177,7 +177,7 @@ class ApiClient:
         path_or_url: str,
         *,
         idempotent: bool,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
         json: Any = None,
         content_type: str | None = None,
     ) -> requests.Response:
@@ -246,7 +246,7 @@ class ApiClient:
         self,
         method: str,
         url: str,
-        params: Mapping[str, Any] | None,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
         body: Any,
         content_type: str | None = None,
         left: float | None = None,

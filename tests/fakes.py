@@ -37,6 +37,8 @@ class FakeSentry:
     failures: deque = field(default_factory=deque)  # (status, headers) answered next
     external_issues: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: dict[str, dict[str, str]] = field(default_factory=dict)  # issue -> note id -> text
+    # Sentry's rate-limit window for the issue index: calls left (None: no headers sent)
+    window: int | None = None
 
     def __post_init__(self) -> None:
         external = re.compile(
@@ -50,6 +52,11 @@ class FakeSentry:
             responses.POST,
             re.compile(prefix + r"issues/(\w+)/comments/$"),
             callback=lambda r: self._note(r),
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"issues/(\?.*)?$"),
+            callback=lambda r: self._issues(r),
         )
         issue = re.compile(prefix + r"issues/(\w+)/$")
         # Looked up at call time, so a test can wrap a handler.
@@ -108,6 +115,37 @@ class FakeSentry:
                 issue["assignee"] = value.removeprefix("user:") if value else None
         return 200, {}, json.dumps(self._issue_json(issue_id))
 
+    def _issues(self, request: Any) -> tuple[int, dict, str]:
+        """GET /api/0/organizations/{org}/issues/?group=<id>&group=<id>&project=-1
+        (OrganizationGroupIndexEndpoint.get, src/sentry/issues/endpoints/
+        organization_group_index.py): with ``group`` parameters, exactly those issues (no
+        search, no paging); an id that is not an integer is 400 "Group ids must be
+        integers"; unknown ids are left out. Rate-limit headers as the middleware sends them
+        (src/sentry/middleware/ratelimit.py: X-Sentry-Rate-Limit-Remaining, -Reset in epoch
+        seconds); an exhausted window answers 429."""
+        from urllib.parse import parse_qs, urlsplit
+
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        query = parse_qs(urlsplit(request.url).query)
+        ids = query.get("group", [])
+        if not all(i.isdigit() for i in ids):
+            return 400, {}, json.dumps({"detail": "Group ids must be integers"})
+        assert query.get("project") == ["-1"], "every project the token can see"
+        headers: dict[str, str] = {}
+        if self.window is not None:
+            if self.window <= 0:
+                return 429, {"X-Sentry-Rate-Limit-Reset": "9999999999"}, ""
+            self.window -= 1
+            headers = {
+                "X-Sentry-Rate-Limit-Remaining": str(self.window),
+                "X-Sentry-Rate-Limit-Reset": str(int(__import__("time").time()) + 30),
+            }
+        found = [self._issue_json(i) for i in dict.fromkeys(ids) if i in self.issues]
+        return 200, headers, json.dumps(found)
+
     def _issue_json(self, issue_id: str) -> dict[str, Any]:
         issue = self.issues[issue_id]
         assignee = issue["assignee"]
@@ -118,7 +156,9 @@ class FakeSentry:
             "culprit": "billing.invoice in total",
             "permalink": f"{self.base_url}organizations/{self.org}/issues/{issue_id}/",
             "status": issue["status"],
+            "substatus": issue.get("substatus"),
             "statusDetails": issue.get("status_details", {}),
+            "numComments": len(self.notes.get(issue_id, {})),
             "assignedTo": (
                 {
                     "type": issue.get("assignee_type", "user"),

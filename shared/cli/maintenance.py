@@ -7,17 +7,17 @@ from typing import Any, TextIO
 
 from shared.cli.output import id_argument, print_json
 from shared.devops_intake.reconcile import Reconciler
-from shared.devops_to_sentry.drift import DriftCheck
 from shared.maintenance.retention import prune
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
+from shared.sweep.run import Sweep
 
 
 def add_parsers(groups: Any) -> None:
     reconcile = groups.add_parser(
         "reconcile",
-        help="queue changes whose service hooks were lost, and corrections where Sentry "
-        "differs from the links' memory",
+        help="queue changes whose service hooks were lost (Azure DevOps), and sweep every "
+        "link: carry what changed in Sentry without its webhook, settle unfinished writes",
     )
     id_argument(reconcile)
     reconcile.add_argument("--dry-run", action="store_true", help="print, write nothing")
@@ -31,7 +31,7 @@ def add_parsers(groups: Any) -> None:
 
 def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     missed = Reconciler(storage).reconcile(args.id, dry_run=args.dry_run)
-    drift = DriftCheck(storage).run(args.id, dry_run=args.dry_run)
+    drift = Sweep(storage).run_all(args.id, dry_run=args.dry_run)
     verb = "would queue" if args.dry_run else "queued"
     result: dict[str, Any] = {
         verb: [
@@ -49,6 +49,7 @@ def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
             d.to_public() for d in drift.differences
         ],
     }
+    result["swept"] = {"links": drift.checked, "sentryReads": drift.sentry_reads}
     if drift.errors:
         result["errors"] = drift.errors
     print_json(result, out)

@@ -2,8 +2,8 @@
 
 1. repair broken service hook subscriptions, then reconcile changes lost meanwhile
    (``devops_intake.subscriptions``);
-2. compare recently touched links with Sentry and queue corrections
-   (``devops_to_sentry.drift``);
+2. start a round of the sweep of every link (``sweep.run``: chunks on the Sentry queue that
+   compare Sentry with the links and carry what changed), unless one is under way;
 3. delete old delivery markers and audit rows (``retention``).
 
 One integration or one step failing does not stop the others; each failure is logged and
@@ -16,7 +16,6 @@ import logging
 from typing import Any
 
 from shared.devops_intake.subscriptions import Subscriptions
-from shared.devops_to_sentry.drift import DriftCheck
 from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable, SyncError
 from shared.http import ApiError
 from shared.log import log_event
@@ -24,6 +23,7 @@ from shared.maintenance.retention import prune
 from shared.store.audit import FAILED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
+from shared.sweep.run import Sweep
 
 _EXPECTED = (ApiError, ConfigurationError, InvalidInput, StorageUnavailable, SyncError)
 
@@ -34,12 +34,11 @@ def run_maintenance(storage: Storage) -> dict[str, dict[str, Any]]:
     for integration in Integrations(storage).list_all():
         result: dict[str, Any] = {"subscriptions": subscriptions.get(integration.id, [])}
         try:
-            report = DriftCheck(storage).run(integration.id)
-            result["corrections"] = [d.to_public() for d in report.differences]
-            result["driftErrors"] = report.errors
+            started = Sweep(storage).start(integration.id)
+            result["sweep"] = "started" if started else "under way"
         except _EXPECTED as exc:
-            _failed(storage, integration.id, "drift-check", exc)
-            result["corrections"] = f"failed: {exc}"
+            _failed(storage, integration.id, "sweep", exc)
+            result["sweep"] = f"failed: {exc}"
         try:
             result["pruned"] = prune(storage, integration.id)
         except _EXPECTED as exc:

@@ -7,6 +7,7 @@ Reads and updates issues and finds members by email (paths in ``paths``). 429 wa
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -17,6 +18,30 @@ from shared.sentry import paths
 from shared.sentry.shapes import ExternalIssue, Member, Note, SentryIssue
 
 MEMBER_CACHE_SECONDS = 600.0
+MAX_ISSUES_PER_READ = 100
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """What Sentry's rate-limit headers said after a call (None: not sent)."""
+
+    remaining: int | None = None
+    reset_in: float | None = None  # seconds until the window resets
+
+
+def rate_limit(response: requests.Response, now: float) -> RateLimit:
+    """``X-Sentry-Rate-Limit-Remaining`` and ``-Reset`` (epoch seconds), as Sentry sends them
+    on rate-limited endpoints (src/sentry/middleware/ratelimit.py)."""
+    headers = response.headers
+    try:
+        remaining = int(headers["X-Sentry-Rate-Limit-Remaining"])
+    except (KeyError, ValueError):
+        remaining = None
+    try:
+        reset_in = max(0.0, float(headers["X-Sentry-Rate-Limit-Reset"]) - now)
+    except (KeyError, ValueError):
+        reset_in = None
+    return RateLimit(remaining, reset_in)
 
 
 class SentryClient(ApiClient):
@@ -46,6 +71,30 @@ class SentryClient(ApiClient):
             return SentryIssue.model_validate_json(response.content)
         except ValidationError:
             raise ApiRejected(self.service, "unexpected answer to the issue request") from None
+
+    def issues_by_id(self, org: str, issue_ids: list[str]) -> tuple[list[SentryIssue], RateLimit]:
+        """Up to ``MAX_ISSUES_PER_READ`` issues in one call; ids Sentry does not return are
+        gone (deleted, merged away) or not visible to the token.
+
+        ``GET /api/0/organizations/{org}/issues/?group=<id>&group=<id>...``: the organization
+        issue index answers exactly the issues named by repeated ``group`` parameters,
+        ignoring any search query (``OrganizationGroupIndexEndpoint.get``,
+        src/sentry/issues/endpoints/organization_group_index.py: "If group ids specified,
+        just ignore any query components"), limited to the projects asked for; ``project=-1``
+        asks for every project the token can see."""
+        if len(issue_ids) > MAX_ISSUES_PER_READ:
+            raise ValueError(f"at most {MAX_ISSUES_PER_READ} issues per read")
+        response = self.request(
+            "GET",
+            paths.issues(org),
+            idempotent=True,
+            params=[("project", "-1"), *(("group", issue_id) for issue_id in issue_ids)],
+        )
+        try:
+            found = [SentryIssue.model_validate(item) for item in response.json()]
+        except (ValueError, TypeError, ValidationError):
+            raise ApiRejected(self.service, "unexpected answer to the issues request") from None
+        return found, rate_limit(response, time.time())
 
     def update_issue(self, org: str, issue_id: str, changes: dict[str, Any]) -> None:
         # Setting a status or an assignee is idempotent, so a retry cannot do harm.

@@ -5,6 +5,10 @@ from __future__ import annotations
 from shared.http import segment
 
 
+def issues(org: str) -> str:
+    return f"api/0/organizations/{segment(org)}/issues/"
+
+
 def issue(org: str, issue_id: str) -> str:
     return f"api/0/organizations/{segment(org)}/issues/{segment(issue_id)}/"
 

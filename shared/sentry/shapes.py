@@ -20,7 +20,9 @@ class SentryIssue(BaseModel):
 
     id: str
     status: str
+    substatus: str | None = None
     assigned_to: Assignee | None = Field(None, alias="assignedTo")
+    num_comments: int | None = Field(None, alias="numComments")
     title: str | None = None
     culprit: str | None = None
     permalink: str | None = None
@@ -34,6 +36,14 @@ class SentryIssue(BaseModel):
     @property
     def is_assigned(self) -> bool:
         return self.assigned_to is not None
+
+    @property
+    def assignee_key(self) -> str:
+        """``""`` nobody, else ``user:<id>`` or ``team:<id>``."""
+        who = self.assigned_to
+        if who is None or who.id is None:
+            return ""
+        return f"{who.type or 'user'}:{who.id}"
 
 
 class MemberUser(BaseModel):

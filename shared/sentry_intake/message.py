@@ -30,6 +30,15 @@ MAX_COMMENT_CHARACTERS = 20_000
 Short = Annotated[str, Field(max_length=128)]
 
 
+class SweepChunk(BaseModel):
+    """A chunk of the sweep of every link (``resource`` ``sweep``): its round and cursor."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+    round: Short
+    after: Short = ""
+
+
 class SentryEventMessage(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
@@ -48,6 +57,7 @@ class SentryEventMessage(BaseModel):
     comment_truncated: bool = False
     event_alert: EventAlertData | None = None
     metric_alert: MetricAlertData | None = None
+    sweep: SweepChunk | None = None
 
     def encode(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=False)

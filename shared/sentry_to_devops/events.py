@@ -3,7 +3,7 @@
 Handlers are found by ``resource.action`` (``ROUTES``): issue status and assignee changes move
 linked work items (``issues``); notes become work item comments (``comments.to_devops``);
 alert rules that fired create work items
-(``alert_rules.work_items``).
+(``alert_rules.work_items``); a chunk of the sweep of every link runs (``sweep.run``).
 
 Returning means done; ``doors.consume`` retries failures and parks a message on its last
 attempt, or at once when no attempt can succeed (unreadable, settings that no longer fit),
@@ -29,6 +29,7 @@ from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import SENTRY, Storage, get_storage
+from shared.sweep.run import SWEEP, Sweep
 from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sentry_events"
@@ -60,6 +61,9 @@ def _apply(storage: Storage, message: SentryEventMessage) -> None:
         integration = Integrations(storage).get(message.integration_id, with_orgs=True)
     except (IntegrationNotFound, IntegrationRemoved) as exc:
         _skip(storage, message.integration_id, message, str(exc))
+        return
+    if message.resource == SWEEP and message.sweep is not None:
+        Sweep(storage).run_queued(integration, message.sweep)
         return
     org = integration.sentry_org(message.org)
     if org is None or org.uninstalled:

@@ -39,10 +39,12 @@ from datetime import datetime
 from urllib.parse import quote
 
 INTEGRATION_ROW = "integration"
+SWEEP_ROW = "sweep"  # the sweep's round under way (``store.sweeps``)
 SENTRY_ORG_PREFIX = "sentry:"
 MARKER = "~"
 _REPAIR = f"{MARKER}p:"
 _DELIVERY = f"{MARKER}r:"
+_SWEPT = f"{MARKER}s:"
 _MAX_TICKS = 10**19
 
 
@@ -115,6 +117,18 @@ def repair_row(work_item_id: int, slug: str, issue_id: str) -> str:
 def marked_link_row(row_key: str) -> str | None:
     """The link row a repair mark's row key names, or None if ``row_key`` is no mark."""
     prefix, found, slug_issue = row_key.partition(_REPAIR)
+    return prefix + slug_issue if found else None
+
+
+def swept_row(work_item_id: int, slug: str, issue_id: str) -> str:
+    """What the sweep last saw of the link's Sentry issue (its own row, so that recording it
+    never touches the link row another run may hold)."""
+    return f"{work_item_prefix(work_item_id)}{_SWEPT}{slug}:{issue_id}"
+
+
+def swept_link_row(row_key: str) -> str | None:
+    """The link row a swept row's key names, or None if ``row_key`` is no swept row."""
+    prefix, found, slug_issue = row_key.partition(_SWEPT)
     return prefix + slug_issue if found else None
 
 

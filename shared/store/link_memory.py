@@ -38,6 +38,10 @@ from shared.store.keys import (
     links_and_repairs_range,
     marked_link_row,
     repair_row,
+    swept_link_row,
+    swept_row,
+    work_item_of,
+    work_item_prefix,
 )
 from shared.store.records import SYNCED_FIELDS, Link, LinkMemory, link_from_row
 from shared.store.storage import LINKS, Storage, storage_errors
@@ -125,6 +129,62 @@ class LinkMemoryStore:
                     marked.add(link_row)
         links.sort(key=lambda link: link.touched_at or since, reverse=True)
         return links, marked
+
+    def page(
+        self, integration_id: str, after: str | None, rows: int
+    ) -> tuple[list[Link], set[str], dict[str, str], str | None]:
+        """One page of every link, in row-key order from ``after`` (a work item's prefix):
+        the links, the link rows with a repair mark, what the sweep last saw of each
+        (``swept``, by link row) and where the next page starts (None: this was the last).
+
+        About ``rows`` rows are read, one RowKey range; a work item is never split across two
+        pages (its repair marks sort after its links), so a page may run a little over."""
+        links: list[Link] = []
+        marked: set[str] = set()
+        swept: dict[str, str] = {}
+        lo, hi = WORK_ITEM_ROWS
+        read = 0
+        current: int | None = None
+        with storage_errors():
+            found = self._storage.table(LINKS).query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": integration_id, "lo": after or lo, "hi": hi},
+                results_per_page=min(max(rows, 1), 1000),
+            )
+            for row in found:
+                key = row["RowKey"]
+                work_item = work_item_of(key)
+                if read >= rows and work_item != current:
+                    return links, marked, swept, work_item_prefix(work_item)
+                read += 1
+                current = work_item
+                if "SentryOrg" in row:
+                    links.append(link_from_row(row))
+                elif (link_row := marked_link_row(key)) is not None:
+                    marked.add(link_row)
+                elif (link_row := swept_link_row(key)) is not None:
+                    swept[link_row] = str(row.get("Seen") or "")
+        return links, marked, swept, None
+
+    def mark_swept(self, integration_id: str, seen: dict[Link, str]) -> None:
+        """Remember what the sweep saw of each link's issue (100 rows per transaction)."""
+        entities = [
+            {
+                "PartitionKey": integration_id,
+                "RowKey": swept_row(link.work_item_id, link.sentry_org, link.issue_id),
+                "Seen": value,
+            }
+            for link, value in seen.items()
+        ]
+        table = self._storage.table(LINKS)
+        with storage_errors():
+            for start in range(0, len(entities), 100):
+                table.submit_transaction(
+                    [
+                        ("upsert", entity, {"mode": UpdateMode.REPLACE})
+                        for entity in entities[start : start + 100]
+                    ]
+                )
 
     # -- writes of the link row -------------------------------------------------------------
 

@@ -141,12 +141,13 @@ class Storage:
     def queue(self) -> QueueClient:
         return self.queue_client(SYNC)
 
-    def send(self, text: str, kind: str = SYNC) -> None:
+    def send(self, text: str, kind: str = SYNC, delay: int | None = None) -> None:
+        """Queue ``text``; with ``delay``, it becomes visible after that many seconds."""
         with storage_errors():
-            self.queue_client(kind).send_message(text)
+            self.queue_client(kind).send_message(text, visibility_timeout=delay)
 
-    def send_sentry_event(self, text: str) -> None:
-        self.send(text, SENTRY)
+    def send_sentry_event(self, text: str, delay: int | None = None) -> None:
+        self.send(text, SENTRY, delay)
 
     def send_release(self, text: str) -> None:
         self.send(text, RELEASES)

@@ -240,7 +240,11 @@ def test_reconcile_catches_a_change_lost_during_probation_and_applies_it_once(ap
     # items whose revision we know cost no updates call.
     ado.calls.clear()
     code, out, _ = run("reconcile", integration.id)
-    assert json.loads(out) == {"queued": [], "corrections queued": []}
+    assert json.loads(out) == {
+        "queued": [],
+        "corrections queued": [],
+        "swept": {"links": 2, "sentryReads": 1},
+    }
     assert app_env.queued() == []
     assert len(sentry.writes) == writes
     assert [c.path.split("?")[0] for c in ado.calls] == ["/contoso/_apis/wit/workitemsbatch"]
@@ -254,7 +258,9 @@ def test_reconcile_reads_work_items_200_at_a_time(app_env, world):
         stores.links.add(integration.id, work_item, "acme", str(work_item))
         ado.work_items[work_item] = {"System.WorkItemType": "Bug", "System.TeamProject": "P"}
     code, out, _ = run("reconcile", integration.id, "--dry-run")
-    assert (code, json.loads(out)) == (0, {"would queue": [], "would correct": []})
+    shown = json.loads(out)
+    assert (code, shown["would queue"], shown["would correct"]) == (0, [], [])
+    assert shown["swept"] == {"links": 201, "sentryReads": 3}  # 100 issues per Sentry read
     batches = [len(c.body["ids"]) for c in ado.calls if "workitemsbatch" in c.path]
     assert batches == [200, 1]
 

@@ -1,4 +1,5 @@
-"""The timer's safety net (drift check) and retention, against Azurite with Sentry faked."""
+"""The sweep of every link (from ``reconcile`` and from the timer, in chunks on the Sentry
+queue) and retention, against Azurite with Azure DevOps and Sentry faked."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from world import World
 
 import SubscriptionCheck
 from shared.cli import main as cli
-from shared.devops_to_sentry import drift
+from shared.sweep import run as sweep
 from shared.devops_to_sentry.message import SyncMessage
 from shared.doors import RetryLater
 from shared.maintenance.retention import prune
@@ -55,7 +56,7 @@ def test_a_hand_change_in_sentry_is_shown_by_a_dry_run_then_corrected(world):
             "sentryOrg": "acme",
             "issueId": "101",
             "fields": ["status"],
-            "why": "Sentry says unresolved, revision 2 says resolved",
+            "why": "Sentry says unresolved, the work item's revision says resolved",
         }
     ]
     assert world.env.queued() == []
@@ -66,7 +67,8 @@ def test_a_hand_change_in_sentry_is_shown_by_a_dry_run_then_corrected(world):
     row = world.audit(5)[0]
     assert (row["action"], row["reason"]) == (
         "correction-queued",
-        "Sentry differs from the link's memory: Sentry says unresolved, revision 2 says resolved",
+        "Sentry differs from the link's memory: Sentry says unresolved, the work item's "
+        "revision says resolved",
     )
     _drain(world)
     assert world.acme.issues["101"]["status"] == "resolved"
@@ -83,7 +85,7 @@ def test_an_unfinished_write_is_queued_without_reading_sentry(world):
     assert world.link_row(5, "acme", "101").pending == frozenset({"status"})
     world.acme.failures.clear()
     world.acme.calls.clear()
-    SubscriptionCheck.main(TimerRequest())
+    run("reconcile", world.id)
     assert world.acme.calls == []  # pending is enough to know
     _drain(world)
     assert world.acme.issues["101"]["status"] == "unresolved"
@@ -111,14 +113,52 @@ def test_assignee_drift_is_corrected(world):
     assert world.acme.issues["101"]["assignee"] == "11"
 
 
-def test_checks_are_bounded_per_run(world, monkeypatch):
-    for work_item in (6, 7, 8):
-        world.link(work_item, world.acme, str(work_item * 100))
-        world.run(world.message(work_item=work_item, rev=2, old="Active", new="Closed"))
-        world.acme.issues[str(work_item * 100)]["status"] = "unresolved"
-    monkeypatch.setattr(drift, "LIMIT", 2)
-    _, out, _ = run("reconcile", world.id, "--dry-run")
-    assert len(json.loads(out)["would correct"]) == 2
+def _many(world, count: int) -> None:
+    for n in range(count):
+        world.stores.links.add(world.id, 1000 + n, "acme", str(5000 + n))
+        world.acme.add_issue(str(5000 + n))
+
+
+def _reads(world) -> list:
+    return [c for c in world.acme.calls if c.path.startswith("/api/0/organizations/acme/issues/?")]
+
+
+def test_300_links_are_swept_with_3_sentry_reads(world):
+    """Every link, not only the recently touched ones: 100 issues per Sentry call."""
+    _many(world, 299)  # and the world's own link: 300
+    world.acme.calls.clear()
+    code, out, err = run("reconcile", world.id, "--dry-run")
+    assert code == 0, err
+    assert json.loads(out)["swept"] == {"links": 300, "sentryReads": 3}
+    assert len(_reads(world)) == 3 and world.acme.calls == _reads(world)
+    assert all(c.path.count("group=") <= 100 for c in _reads(world))
+
+
+def test_a_large_integration_is_swept_in_chunks(world, monkeypatch):
+    _many(world, 299)
+    monkeypatch.setattr(sweep, "CHUNK_ROWS", 120)
+    code, out, _ = run("reconcile", world.id, "--dry-run")
+    assert json.loads(out)["swept"]["links"] == 300
+    assert len(_reads(world)) == 5  # chunks of 120, 120 and 60 links
+
+
+def test_a_sweep_costs_nothing_more_for_issues_sentry_did_not_change(world):
+    run("reconcile", world.id)  # the first look records what Sentry shows
+    _drain(world)
+    world.acme.calls.clear()
+    code, out, _ = run("reconcile", world.id)
+    assert json.loads(out)["corrections queued"] == []
+    assert [c.method for c in world.acme.calls] == ["GET"]  # one batched read, nothing else
+
+
+def test_the_sweep_stops_before_sentry_throttles_and_says_when_to_go_on(world):
+    _many(world, 250)
+    world.acme.window = 2  # two calls left in Sentry's window
+    code, out, _ = run("reconcile", world.id, "--dry-run")
+    result = json.loads(out)
+    assert result["swept"]["sentryReads"] == 1
+    assert any("rate limit" in error for error in result["errors"])
+    assert world.acme.window == 1  # stopped with calls to spare: never throttled
 
 
 def _to(email):
@@ -173,7 +213,7 @@ def test_with_two_way_on_a_lost_sentry_webhook_moves_the_work_item_instead(world
     code, out, err = run("reconcile", world.id, "--dry-run")
     assert code == 0, err
     (shown,) = json.loads(out)["would correct"]
-    assert (shown["fields"], shown["toAzureDevOps"]) == ([], ["status"])
+    assert ("fields" not in shown, shown["toAzureDevOps"]) == (True, ["status"])
     assert world.env.queued(world.env.sentry_queue_name) == []  # a dry run writes nothing
 
     run("reconcile", world.id)

@@ -1,0 +1,150 @@
+"""What the sweep does for one link (pure; tested exhaustively and by property).
+
+Sentry sends each webhook at most once and none for regressions, so its current state is the
+truth and the sweep compares it, for every link, with two things: the link's memory (what the
+Azure DevOps side last asked of Sentry) and what the sweep itself saw last time (``swept``,
+Sentry's status and assignee as one short key). Sentry unchanged since the last sweep costs
+nothing; a change is looked at once.
+
+* A link with an unfinished write of ours (``Pending`` or a repair mark) is settled: SyncStatus
+  completes it under a claim. Sentry is not needed for that.
+* With a Sentry -> Azure DevOps direction on, a change in Sentry (since the last sweep, or
+  against the memory on the first look) is carried to the work item, as if its webhook had
+  arrived: SentryEvents reads both sides again and decides (a regression reopens a done
+  work item; an echo, or a work item already there, changes nothing).
+* With that direction off, Sentry differing from the memory is corrected in Sentry (the
+  Azure DevOps side is the truth for that field), except a **regression**: an issue Sentry
+  reopened itself (substatus ``regressed``) is never resolved again because its work item is
+  still done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.devops_to_sentry.rules import LEFT_ALONE
+from shared.store.records import ASSIGNEE, STATUS, LinkMemory
+
+REGRESSED = "regressed"
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A Sentry issue as the sweep read it. ``assignee``: ``""`` nobody, else ``user:<id>`` or
+    ``team:<id>``."""
+
+    status: str
+    assignee: str
+    substatus: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.status}|{self.assignee}"[:200]
+
+
+@dataclass(frozen=True)
+class Directions:
+    status_to_devops: bool
+    assignee_to_devops: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``settle``: queue a settle message for fields of an unfinished write of ours;
+    ``fix_sentry``: fields where Sentry is corrected to the memory; ``to_devops``: fields
+    carried to the work item; ``swept``: the key to remember (None: keep what is there)."""
+
+    settle: frozenset[str] = frozenset()
+    fix_sentry: frozenset[str] = frozenset()
+    to_devops: frozenset[str] = frozenset()
+    swept: str | None = None
+    why: str = ""
+
+    @property
+    def acts(self) -> bool:
+        return bool(self.settle or self.fix_sentry or self.to_devops)
+
+
+NOTHING = Plan()
+
+
+def needs_member(memory: LinkMemory, seen: Seen | None, swept: str | None) -> bool:
+    """Whether ``plan`` needs the Sentry user of the memory's assignee (a lookup)."""
+    return (
+        seen is not None
+        and bool(memory.assignee)
+        and not memory.pending
+        and seen.key != swept
+    )
+
+
+def plan(
+    memory: LinkMemory,
+    marked: bool,
+    seen: Seen | None,
+    swept: str | None,
+    directions: Directions,
+    member: str | None = None,
+) -> Plan:
+    """What to do for one link. ``seen`` None: the issue is gone from Sentry (deleted, or no
+    longer visible to the token). ``member``: the Sentry user id of the memory's assignee,
+    looked up when ``needs_member`` says so (None: unknown, or no such member: then the
+    assignee is not compared)."""
+    if memory.pending or marked:
+        fields = memory.pending or frozenset({STATUS, ASSIGNEE})
+        return Plan(settle=frozenset(fields), why="a write of ours was left unfinished")
+    if seen is None or seen.key == swept:
+        return NOTHING
+    first_look = swept is None
+    before_status = None if first_look else swept.split("|", 1)[0]
+    before_assignee = None if first_look else swept.split("|", 1)[1] if "|" in swept else ""
+    fix: set[str] = set()
+    carry: set[str] = set()
+    why: list[str] = []
+
+    # A change in Sentry that the memory explains (Sentry is where the Azure DevOps side put
+    # it) was ours, not Sentry's: carrying it back could undo a newer change in Azure DevOps
+    # whose message is still on its way.
+    target = memory.status.target
+    if seen.status not in LEFT_ALONE:
+        wanted = None if target is None else ("resolved" if target else "unresolved")
+        differs = wanted is not None and seen.status != wanted
+        moved = wanted is None and (
+            before_status != seen.status if not first_look else seen.status == "resolved"
+        )
+        if directions.status_to_devops:
+            if differs or moved:
+                carry.add(STATUS)
+                was = "" if first_look else f", was {before_status}"
+                why.append(f"Sentry says {seen.status}{was}")
+        elif differs:
+            if seen.status == "unresolved" and seen.substatus == REGRESSED:
+                why.append("regressed in Sentry; never resolved again for a done work item")
+            else:
+                fix.add(STATUS)
+                why.append(f"Sentry says {seen.status}, the work item's revision says {wanted}")
+
+    if memory.assignee is None:
+        explained, assignee_differs = False, False
+    elif memory.assignee == "":
+        explained, assignee_differs = seen.assignee == "", seen.assignee != ""
+    elif member is None:
+        explained, assignee_differs = False, False  # no Sentry user to compare with
+    else:
+        mine = f"user:{member}"
+        explained, assignee_differs = seen.assignee == mine, seen.assignee != mine
+    assignee_moved = not first_look and before_assignee != seen.assignee and not explained
+    if directions.assignee_to_devops:
+        if assignee_differs or assignee_moved:
+            carry.add(ASSIGNEE)
+            why.append("Sentry's assignee changed")
+    elif assignee_differs:
+        fix.add(ASSIGNEE)
+        why.append(f"Sentry's assignee is not {memory.assignee or 'nobody'}")
+
+    return Plan(
+        fix_sentry=frozenset(fix),
+        to_devops=frozenset(carry),
+        swept=seen.key,
+        why="; ".join(why),
+    )

@@ -1,0 +1,310 @@
+"""The sweep of every link: Sentry's current state, read 100 issues a call, compared with each
+link's memory and with what the last sweep saw (``rules``), and carried through the paths a
+webhook or a lost write takes:
+
+* Sentry -> Azure DevOps: a Sentry event message, as if the webhook had arrived (SentryEvents
+  reads both sides again and moves the work item);
+* an unfinished write of ours, or Sentry to be corrected: a settle message for SyncStatus
+  (with a repair mark for a correction).
+
+It runs in **chunks** of about ``CHUNK_ROWS`` link rows, one per message on the Sentry queue,
+each queueing the next (``store.sweeps`` keeps the chain single), so that no run nears the
+function timeout whatever the number of links: one chunk costs one or two range reads, at most
+``CHUNK_ROWS / 100`` Sentry reads (fewer: a chunk's rows include delivery markers), a member
+lookup per changed assignee (cached), and writes only for what changed. When Sentry's
+rate-limit window is nearly spent it stops and the chunk is queued again for when the window
+resets, rather than being throttled.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.clients import sentry_client
+from shared.devops_to_sentry.message import SyncMessage
+from shared.errors import ConfigurationError
+from shared.http import ApiError
+from shared.log import log_event
+from shared.sentry.client import MAX_ISSUES_PER_READ
+from shared.sentry.shapes import SentryIssue
+from shared.sentry.webhooks import Issue, IssueData
+from shared.sentry_intake.message import SentryEventMessage, SweepChunk
+from shared.store.audit import SKIPPED, AuditEntry, AuditLog
+from shared.store.integrations import Integrations
+from shared.store.link_memory import LinkMemoryStore
+from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
+from shared.store.storage import Storage
+from shared.store.sweeps import DONE, Sweeps
+from shared.sweep.rules import Directions, Plan, Seen, needs_member, plan
+
+CHUNK_ROWS = 2000
+RATE_FLOOR = 3  # calls left in Sentry's window below which a chunk stops and waits
+SWEEP = "sweep"
+
+
+@dataclass(frozen=True)
+class Difference:
+    link: Link
+    plan: Plan
+
+    def to_public(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "workItemId": self.link.work_item_id,
+            "sentryOrg": self.link.sentry_org,
+            "issueId": self.link.issue_id,
+            "why": self.plan.why,
+        }
+        if self.plan.settle or self.plan.fix_sentry:
+            shown["fields"] = sorted(self.plan.settle | self.plan.fix_sentry)
+        if self.plan.to_devops:
+            shown["toAzureDevOps"] = sorted(self.plan.to_devops)
+        return shown
+
+
+@dataclass
+class SweepReport:
+    checked: int = 0
+    sentry_reads: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    next_after: str | None = None  # where the next chunk starts (None: the sweep is done)
+    wait: float | None = None  # set when the chunk stopped for Sentry's rate limit
+
+    def add(self, other: SweepReport) -> None:
+        self.checked += other.checked
+        self.sentry_reads += other.sentry_reads
+        self.differences += other.differences
+        self.errors += other.errors
+
+
+class Sweep:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._memory = LinkMemoryStore(storage)
+        self._audit = AuditLog(storage)
+
+    # -- entry points -------------------------------------------------------------------------
+
+    def start(self, integration_id: str) -> bool:
+        """The timer: begin a round (one chunk message), unless one is under way."""
+        started = Sweeps(self._storage).start(integration_id)
+        if started is None:
+            return False
+        self._queue_chunk(integration_id, SweepChunk(round=started.id))
+        return True
+
+    def run_queued(self, integration: Integration, chunk: SweepChunk) -> SweepReport:
+        """SentryEvents: one chunk of a round, then the next one queued (by one run only)."""
+        report = self.chunk(integration, chunk.after or None)
+        if report.wait is not None:  # Sentry's window is spent: the same chunk, later
+            self._queue_chunk(integration.id, chunk, delay=int(report.wait) + 1)
+            return report
+        next_after = report.next_after or DONE
+        if not Sweeps(self._storage).advance(integration.id, chunk.round, chunk.after, next_after):
+            log_event("sweep.stale_chunk", integration=integration.id, round=chunk.round)
+        elif report.next_after is not None:
+            self._queue_chunk(
+                integration.id, SweepChunk(round=chunk.round, after=report.next_after)
+            )
+        return report
+
+    def run_all(self, integration_id: str, *, dry_run: bool = False) -> SweepReport:
+        """``reconcile``: every chunk in this process (stops early at Sentry's rate limit)."""
+        integration = Integrations(self._storage).get(integration_id, with_orgs=True)
+        total = SweepReport()
+        after: str | None = None
+        while True:
+            report = self.chunk(integration, after, dry_run=dry_run)
+            total.add(report)
+            if report.wait is not None:
+                total.wait, total.next_after = report.wait, after
+                total.errors.append(
+                    f"stopped at Sentry's rate limit; run again in {int(report.wait) + 1} s"
+                )
+                return total
+            if report.next_after is None:
+                return total
+            after = report.next_after
+
+    # -- one chunk ----------------------------------------------------------------------------
+
+    def chunk(
+        self, integration: Integration, after: str | None, *, dry_run: bool = False
+    ) -> SweepReport:
+        links, marked, swept, next_after = self._memory.page(integration.id, after, CHUNK_ROWS)
+        report = SweepReport(next_after=next_after)
+        now = datetime.now(UTC)
+        by_org: dict[str, list[Link]] = defaultdict(list)
+        for link in links:
+            org = integration.sentry_org(link.sentry_org)
+            if org is None or org.uninstalled or link.leased(now):
+                continue  # not synced into, or a run is on it right now
+            by_org[link.sentry_org].append(link)
+        directions = Directions(
+            integration.sync.status_to_devops, integration.sync.assignee_to_devops
+        )
+        plans: list[tuple[Link, Plan]] = []
+        for slug, org_links in by_org.items():
+            if report.wait is not None:
+                break  # Sentry's window is spent: the rest waits with the chunk
+            org = integration.sentry_org(slug)
+            assert org is not None
+            found, asked = self._read(org, org_links, marked, report)
+            client = sentry_client(org)
+            for link in org_links:
+                unfinished = bool(link.pending) or link.row_key in marked
+                if not unfinished and link.issue_id not in asked:
+                    continue  # not read (a failed or postponed read): nothing is known
+                report.checked += 1
+                issue = found.get(link.issue_id)
+                state = (
+                    Seen(issue.status, issue.assignee_key, issue.substatus)
+                    if issue is not None
+                    else None
+                )
+                last = swept.get(link.row_key)
+                member = None
+                if needs_member(link.memory, state, last):
+                    try:
+                        member = client.member_user_id(slug, link.memory.assignee or "")
+                    except ApiError as exc:
+                        report.errors.append(f"{_name(link)}: reading the member failed: {exc}")
+                        continue
+                is_marked = link.row_key in marked
+                decided = plan(link.memory, is_marked, state, last, directions, member)
+                plans.append((link, decided))
+        for link, decided in plans:
+            if decided.acts:
+                report.differences.append(Difference(link, decided))
+        if not dry_run:
+            self._carry(integration, plans)
+        if report.wait is not None:
+            report.next_after = after
+        log_event(
+            "sweep.chunk",
+            integration=integration.id,
+            checked=report.checked,
+            sentry_reads=report.sentry_reads,
+            differences=len(report.differences),
+            errors=len(report.errors),
+            dry_run=dry_run,
+        )
+        return report
+
+    def _read(
+        self, org: SentryOrg, links: list[Link], marked: set[str], report: SweepReport
+    ) -> tuple[dict[str, SentryIssue], set[str]]:
+        """The organization's linked issues the plans need, 100 a call: those Sentry returned,
+        and the ids asked for (an id asked for and not returned is gone from Sentry)."""
+        wanted = sorted(
+            {link.issue_id for link in links if not link.pending and link.row_key not in marked},
+            key=int,
+        )
+        client = sentry_client(org)
+        found: dict[str, SentryIssue] = {}
+        asked: set[str] = set()
+        for start in range(0, len(wanted), MAX_ISSUES_PER_READ):
+            batch = wanted[start : start + MAX_ISSUES_PER_READ]
+            try:
+                issues, limit = client.issues_by_id(org.slug, batch)
+            except (ApiError, ConfigurationError) as exc:
+                report.errors.append(f"{org.slug}: reading {len(batch)} issues failed: {exc}")
+                continue
+            report.sentry_reads += 1
+            asked.update(batch)
+            found.update((issue.id, issue) for issue in issues)
+            more = start + MAX_ISSUES_PER_READ < len(wanted)
+            if more and limit.remaining is not None and limit.remaining < RATE_FLOOR:
+                report.wait = limit.reset_in if limit.reset_in is not None else 60.0
+                break
+        return found, asked
+
+    # -- carrying what was found --------------------------------------------------------------
+
+    def _carry(self, integration: Integration, plans: list[tuple[Link, Plan]]) -> None:
+        settled: dict[int, int] = {}
+        carried: set[tuple[str, str, str]] = set()
+        seen: dict[Link, str] = {}
+        for link, decided in plans:
+            if decided.fix_sentry:
+                self._memory.mark_repair(link, decided.fix_sentry)
+            if decided.settle or decided.fix_sentry:
+                rev = max(link.state_rev, link.assignee_rev)
+                settled[link.work_item_id] = max(settled.get(link.work_item_id, 0), rev)
+                self._record(
+                    integration, link, "correction-queued",
+                    f"Sentry differs from the link's memory: {decided.why}", rev,
+                )  # fmt: skip
+            for field_name in sorted(decided.to_devops):
+                action = _event_action(field_name, decided.swept)
+                key = (link.sentry_org, link.issue_id, action)
+                if key not in carried:
+                    carried.add(key)
+                    message = SentryEventMessage(
+                        integration_id=integration.id,
+                        org=link.sentry_org,
+                        resource="issue",
+                        action=action,
+                        installation_uuid=SWEEP,
+                        issue=IssueData(issue=Issue(id=link.issue_id)),
+                    )
+                    self._storage.send_sentry_event(message.encode())
+            if decided.to_devops:
+                self._record(
+                    integration, link, "sync-queued",
+                    f"Sentry moved without its webhook reaching us: {decided.why}", 0,
+                )  # fmt: skip
+            if decided.swept is not None:
+                seen[link] = decided.swept
+        for work_item_id, rev in settled.items():
+            self._storage.send(
+                SyncMessage(
+                    integration_id=integration.id, work_item_id=work_item_id, rev=rev
+                ).encode()
+            )
+        if seen:
+            self._memory.mark_swept(integration.id, seen)
+
+    def _record(
+        self, integration: Integration, link: Link, action: str, reason: str, rev: int
+    ) -> None:
+        self._audit.record(
+            integration.id,
+            AuditEntry(
+                work_item_id=link.work_item_id,
+                rev=rev,
+                outcome=SKIPPED,
+                action=action,
+                reason=reason,
+                sentry_org=link.sentry_org,
+                issue_id=link.issue_id,
+            ),
+        )
+
+    def _queue_chunk(
+        self, integration_id: str, chunk: SweepChunk, delay: int | None = None
+    ) -> None:
+        message = SentryEventMessage(
+            integration_id=integration_id,
+            org=SWEEP,
+            resource=SWEEP,
+            action="chunk",
+            installation_uuid=SWEEP,
+            sweep=chunk,
+        )
+        self._storage.send_sentry_event(message.encode(), delay=delay)
+
+
+def _event_action(field_name: str, swept: str | None) -> str:
+    """The webhook action a carried field stands for (SentryEvents reads the issue anyway)."""
+    if field_name == ASSIGNEE:
+        return "assigned"
+    status = (swept or "unresolved").split("|", 1)[0]
+    return status if field_name == STATUS and status in ("resolved", "unresolved") else "unresolved"
+
+
+def _name(link: Link) -> str:
+    return f"work item {link.work_item_id}, {link.sentry_org} issue {link.issue_id}"
