@@ -133,7 +133,10 @@ def plan(
     else:
         mine = f"user:{member}"
         explained, assignee_differs = seen.assignee == mine, seen.assignee != mine
-    assignee_moved = not first_look and before_assignee != seen.assignee and not explained
+    if first_look:  # nothing to compare with but the memory: an unexplained assignee counts
+        assignee_moved = memory.assignee is None and seen.assignee != ""
+    else:
+        assignee_moved = before_assignee != seen.assignee and not explained
     if directions.assignee_to_devops:
         if assignee_differs or assignee_moved:
             carry.add(ASSIGNEE)

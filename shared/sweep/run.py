@@ -257,6 +257,9 @@ class Sweep:
                     integration, link, "sync-queued",
                     f"Sentry moved without its webhook reaching us: {decided.why}", 0,
                 )  # fmt: skip
+            if decided.why and not decided.acts:
+                # Seen once (what the sweep saw is remembered): a regression left alone.
+                self._record(integration, link, "none", f"Sentry: {decided.why}", 0)
             if decided.swept is not None:
                 seen[link] = decided.swept
         for work_item_id, rev in settled.items():

@@ -369,3 +369,55 @@ def test_a_claim_left_by_a_run_that_died_is_taken_over(world):
     table.update_entity(row)
     world.sentry_note("created", "704", "lost run")
     assert len(world.ado.comments[13]) == 1
+
+
+# -- lost webhooks: the sweep brings Azure DevOps where the webhooks would have ------------------
+
+
+def _patches(world) -> list:
+    return [c for c in world.ado.calls if c.method == "PATCH"]
+
+
+def _sweep(world) -> None:
+    """``reconcile``, then SentryEvents and SyncStatus take what it queued."""
+    import io
+
+    from shared.cli import main as cli
+
+    assert cli.main(["reconcile", world.registered.id], out=io.StringIO(), err=io.StringIO()) == 0
+    for name, function in ((world.env.sentry_queue_name, SentryEvents), (None, SyncStatus)):
+        queued = world.env.queued(name)
+        for message in queued:
+            function.main(
+                func_queue.QueueMessage(
+                    id=uuid.uuid4().hex, body=json.dumps(message).encode(), dequeue_count=1
+                )
+            )
+        if queued:
+            QueueClient.from_connection_string(
+                world.env.connection_string, name or world.env.queue_name
+            ).clear_messages()
+
+
+def test_every_lost_status_and_assignee_webhook_is_repaired_by_one_sweep_exactly_once(world):
+    """Sentry resolves, then assigns, and not one webhook arrives (both directions on)."""
+    world.sentry.members["meredith@example.com"] = "31"
+    world.ado.work_items[13]["System.State"] = "Active"
+    issue = world.sentry.issues[ISSUE]
+    issue.update(status="resolved", assignee="31")  # changed in Sentry; no webhook
+    _sweep(world)
+    assert world.ado.work_items[13]["System.State"] == "Resolved"
+    assert world.ado.work_items[13]["System.AssignedTo"]["uniqueName"] == "meredith@example.com"
+    writes = len(_patches(world))
+    assert writes >= 1
+    # The echo of our own work item write, and another sweep: nothing more, either side.
+    world.devops_state("Active", "Resolved", by=BOT)
+    _sweep(world)
+    assert len(_patches(world)) == writes
+    assert world.sentry_writes() == []
+    # A regression (Sentry reopens it, no webhook): the work item reopens, once.
+    issue.update(status="unresolved", substatus="regressed")
+    _sweep(world)
+    _sweep(world)
+    assert world.ado.work_items[13]["System.State"] == "Active"
+    assert len(_patches(world)) == writes + 1
