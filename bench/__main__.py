@@ -576,6 +576,85 @@ def bench_releases(commits: int = 100) -> list[Row]:
     return rows
 
 
+def bench_sweep(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> list[Row]:
+    """The sweep of every link (``reconcile``) against a fake Sentry, on in-memory storage:
+    Sentry calls, table calls and time for a first look, for a round where nothing changed,
+    and for one where 1% of the issues changed in Sentry."""
+    os.environ.update({"BENCH_PAT": "bench-pat", "BENCH_TOKEN": "bench-token"})
+    return [row for size in sizes for row in _sweep_size(size)]
+
+
+def _sweep_size(size: int) -> list[Row]:
+    from urllib.parse import parse_qs, urlsplit
+
+    import responses
+
+    from bench.memory_storage import MemoryTable
+    from shared.store.integrations import Integrations
+    from shared.store.keys import issue_row, work_item_row
+    from shared.store.sentry_orgs import SentryOrgs
+    from shared.store.storage import LINKS
+    from shared.sweep.run import CHUNK_ROWS, Sweep
+
+    storage = MemoryStorage()
+    Integrations(storage).add(  # type: ignore[arg-type]
+        COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/",
+        pat_setting="BENCH_PAT",
+    )  # fmt: skip
+    SentryOrgs(storage).add(  # type: ignore[arg-type]
+        COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN",
+    )  # fmt: skip
+    Integrations(storage).set_sync(  # type: ignore[arg-type]
+        COLLECTION, {"status-to-devops": True, "assignee-to-devops": True}
+    )
+    table = storage.table(LINKS)
+    status: dict[str, str] = {}
+    for n in range(size):  # link rows as Links.add writes them, without its checks
+        issue = str(10_000 + n)
+        status[issue] = "unresolved"
+        for key in (work_item_row(n + 1, "acme", issue), issue_row("acme", issue, n + 1)):
+            table._put(COLLECTION, key, {
+                "PartitionKey": COLLECTION, "RowKey": key, "WorkItemId": n + 1,
+                "SentryOrg": "acme", "IssueId": issue,
+            })  # fmt: skip
+    calls = {"sentry": 0}
+
+    def issues(request: Any) -> tuple[int, dict, str]:
+        calls["sentry"] += 1
+        ids = parse_qs(urlsplit(request.url).query).get("group", [])
+        return 200, {}, json.dumps([{"id": i, "status": status[i]} for i in ids])
+
+    rows: list[Row] = []
+
+    def sweep_once(label: str) -> None:
+        MemoryTable.calls, calls["sentry"] = 0, 0
+        storage.sent.clear()
+        started = time.perf_counter()
+        report = Sweep(storage).run_all(COLLECTION)  # type: ignore[arg-type]
+        elapsed = time.perf_counter() - started
+        assert report.checked == size
+        chunks = -(-size // CHUNK_ROWS)
+        rows.append((
+            f"7. sweep {size:,} links, {label}",
+            f"{calls['sentry']} Sentry calls ({calls['sentry'] / size * 100:.2f}/100 links), "
+            f"{MemoryTable.calls} table calls, {len(storage.sent)} queued; "
+            f"{elapsed:.2f} s in all, {elapsed / chunks * 1000:.0f} ms/chunk of {CHUNK_ROWS} rows",
+            "≤ 1 Sentry call / 100 links; linear",
+        ))  # fmt: skip
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(
+            "GET", re.compile(r"https://sentry\.example/api/0/organizations/acme/issues/"),
+            callback=issues,
+        )  # fmt: skip
+        sweep_once("first look")
+        sweep_once("nothing changed")
+        for n in range(0, size, 100):
+            status[str(10_000 + n)] = "resolved"
+        sweep_once("1% changed")
+    return rows
+
+
 # -- 4. cold import -------------------------------------------------------------------------------
 
 _TIME_IMPORT = """
@@ -643,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument(
         "--only",
-        choices=["cpu", "burst", "economy", "import", "sentry", "releases"],
+        choices=["cpu", "burst", "economy", "import", "sentry", "releases", "sweep"],
         help="run one part only",
     )
     args = parser.parse_args(argv)
@@ -660,6 +739,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": lambda: bench_cold_import(args.runs),
         "sentry": lambda: bench_sentry(args.events),
         "releases": lambda: bench_releases(20) + bench_releases(100),
+        "sweep": lambda: bench_sweep(),
     }
     for name, part in parts.items():
         if args.only in (None, name):

@@ -36,9 +36,17 @@ def _compile(query: str) -> Any:
 
 
 class MemoryTable:
+    calls = 0  # every table call, across tables: what real storage would bill
+
     def __init__(self) -> None:
         self.partitions: dict[str, dict[str, dict[str, Any]]] = {}
         self.sorted_keys: dict[str, list[str]] = {}
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("get_entity", "create_entity", "upsert_entity", "update_entity",
+                    "query_entities", "submit_transaction"):  # fmt: skip
+            MemoryTable.calls += 1
+        return object.__getattribute__(self, name)
 
     def _put(self, partition_key: str, row_key: str, entity: dict[str, Any]) -> None:
         partition = self.partitions.setdefault(partition_key, {})
@@ -67,7 +75,9 @@ class MemoryTable:
             raise ResourceNotFoundError("not found")
         self.upsert_entity(entity)
 
-    def query_entities(self, query: str, parameters: dict[str, Any], **_: Any) -> list[dict]:
+    def query_entities(self, query: str, parameters: dict[str, Any], **_: Any) -> Any:
+        """Rows as Table Storage pages them: lazily, in key order, so a caller that stops
+        early pays for what it read."""
         match = _compile(query)
         if "pk" in parameters and query.startswith("PartitionKey eq @pk"):
             partition = self.partitions.get(parameters["pk"], {})
@@ -77,15 +87,17 @@ class MemoryTable:
                 lo = bisect.bisect_left(keys, parameters["lo"])
                 hi = bisect.bisect_left(keys, parameters["hi"])
                 points = [v for k, v in parameters.items() if k.startswith("k")]
-                rows = [partition[k] for k in keys[lo:hi]]
-                rows += [partition[k] for k in points if k in partition]
+                rows: Any = (partition[keys[i]] for i in range(lo, hi))
+                if points:
+                    rows = [*rows, *(partition[k] for k in points if k in partition)]
             else:
                 rows = list(partition.values())
         else:
             rows = [row for partition in self.partitions.values() for row in partition.values()]
-        return [dict(row) for row in rows if match(row, parameters)]
+        return (dict(row) for row in rows if match(row, parameters))
 
     def submit_transaction(self, operations: list[tuple]) -> None:
+        MemoryTable.calls -= sum(1 for op in operations if op[0] in ("create", "upsert"))
         for operation in operations:
             kind, entity = operation[0], operation[1]
             if kind == "create":
@@ -105,8 +117,8 @@ class MemoryStorage:
     def table(self, name: str) -> MemoryTable:
         return self._tables.setdefault(name, MemoryTable())
 
-    def send(self, text: str) -> None:
+    def send(self, text: str, kind: str = "sync", delay: int | None = None) -> None:
         self.sent.append(text)
 
-    def send_sentry_event(self, text: str) -> None:
+    def send_sentry_event(self, text: str, delay: int | None = None) -> None:
         self.sent.append(text)
