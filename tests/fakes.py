@@ -159,6 +159,13 @@ class FakeSentry:
             "substatus": issue.get("substatus"),
             "statusDetails": issue.get("status_details", {}),
             "numComments": len(self.notes.get(issue_id, {})),
+            # The sidebar's links, platform external issues among them, as the stream
+            # serializer adds them (PlatformExternalIssue.get_annotations_for_group_list).
+            "annotations": [
+                {"url": e["webUrl"], "displayName": f"{e['project']}#{e['identifier']}"}
+                for e in self.external_issues.values()
+                if str(e["issueId"]) == issue_id
+            ],
             "assignedTo": (
                 {
                     "type": issue.get("assignee_type", "user"),

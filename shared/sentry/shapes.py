@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -23,6 +25,10 @@ class SentryIssue(BaseModel):
     substatus: str | None = None
     assigned_to: Assignee | None = Field(None, alias="assignedTo")
     num_comments: int | None = Field(None, alias="numComments")
+    # Links the issue's sidebar shows: ``{"url", "displayName"}`` (older Sentry: an HTML
+    # ``<a href>`` string), platform external issues among them (the stream serializer adds
+    # ``PlatformExternalIssue.get_annotations_for_group_list``).
+    annotations: list[Any] = []
     title: str | None = None
     culprit: str | None = None
     permalink: str | None = None
@@ -36,6 +42,19 @@ class SentryIssue(BaseModel):
     @property
     def is_assigned(self) -> bool:
         return self.assigned_to is not None
+
+    def shows_link(self, base_url: str, work_item_id: int) -> bool:
+        """Whether the sidebar shows a link to the work item under ``base_url``."""
+        suffix = f"/_workitems/edit/{work_item_id}"
+        for annotation in self.annotations:
+            url = annotation.get("url") if isinstance(annotation, dict) else annotation
+            if not isinstance(url, str):
+                continue
+            if isinstance(annotation, str):  # '<a href="...">name</a>'
+                url = url.partition('href="')[2].partition('"')[0]
+            if url.startswith(base_url.rstrip("/")) and url.rstrip("/").endswith(suffix):
+                return True
+        return False
 
     @property
     def assignee_key(self) -> str:

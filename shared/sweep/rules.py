@@ -31,15 +31,22 @@ REGRESSED = "regressed"
 @dataclass(frozen=True)
 class Seen:
     """A Sentry issue as the sweep read it. ``assignee``: ``""`` nobody, else ``user:<id>`` or
-    ``team:<id>``."""
+    ``team:<id>``; ``shown``: whether its sidebar shows this link (our external issue)."""
 
     status: str
     assignee: str
     substatus: str | None = None
+    shown: bool = False
 
     @property
     def key(self) -> str:
-        return f"{self.status}|{self.assignee}"[:200]
+        return f"{self.status}|{self.assignee}|{int(self.shown)}"[:200]
+
+
+def _parts(swept: str) -> tuple[str, str, bool]:
+    status, _, rest = swept.partition("|")
+    assignee, _, shown = rest.partition("|")
+    return status, assignee, shown == "1"
 
 
 @dataclass(frozen=True)
@@ -52,17 +59,19 @@ class Directions:
 class Plan:
     """``settle``: queue a settle message for fields of an unfinished write of ours;
     ``fix_sentry``: fields where Sentry is corrected to the memory; ``to_devops``: fields
-    carried to the work item; ``swept``: the key to remember (None: keep what is there)."""
+    carried to the work item; ``unlink``: someone removed the link in Sentry's sidebar;
+    ``swept``: the key to remember (None: keep what is there)."""
 
     settle: frozenset[str] = frozenset()
     fix_sentry: frozenset[str] = frozenset()
     to_devops: frozenset[str] = frozenset()
     swept: str | None = None
     why: str = ""
+    unlink: bool = False
 
     @property
     def acts(self) -> bool:
-        return bool(self.settle or self.fix_sentry or self.to_devops)
+        return bool(self.settle or self.fix_sentry or self.to_devops or self.unlink)
 
 
 NOTHING = Plan()
@@ -85,6 +94,7 @@ def plan(
     swept: str | None,
     directions: Directions,
     member: str | None = None,
+    only_link: bool = False,
 ) -> Plan:
     """What to do for one link. ``seen`` None: the issue is gone from Sentry (deleted, or no
     longer visible to the token). ``member``: the Sentry user id of the memory's assignee,
@@ -96,8 +106,11 @@ def plan(
     if seen is None or seen.key == swept:
         return NOTHING
     first_look = swept is None
-    before_status = None if first_look else swept.split("|", 1)[0]
-    before_assignee = None if first_look else swept.split("|", 1)[1] if "|" in swept else ""
+    before_status, before_assignee, before_shown = _parts(swept) if swept else (None, None, False)
+    # Sentry sends no webhook for an unlink in its sidebar; the sweep sees the link it showed
+    # last time gone. With several links the sidebar shows one, so nothing is concluded then.
+    if before_shown and not seen.shown and only_link:
+        return Plan(swept=seen.key, unlink=True, why="the link was removed in Sentry's sidebar")
     fix: set[str] = set()
     carry: set[str] = set()
     why: list[str] = []

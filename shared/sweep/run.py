@@ -25,7 +25,7 @@ from typing import Any
 
 from shared.clients import sentry_client
 from shared.devops_to_sentry.message import SyncMessage
-from shared.errors import ConfigurationError
+from shared.errors import ConfigurationError, NotFound
 from shared.http import ApiError
 from shared.log import log_event
 from shared.sentry.client import MAX_ISSUES_PER_READ
@@ -35,6 +35,7 @@ from shared.sentry_intake.message import SentryEventMessage, SweepChunk
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.link_memory import LinkMemoryStore
+from shared.store.links import Links
 from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
 from shared.store.storage import Storage
 from shared.store.sweeps import DONE, Sweeps
@@ -161,11 +162,23 @@ class Sweep:
                 report.checked += 1
                 issue = found.get(link.issue_id)
                 state = (
-                    Seen(issue.status, issue.assignee_key, issue.substatus)
+                    Seen(
+                        issue.status,
+                        issue.assignee_key,
+                        issue.substatus,
+                        issue.shows_link(integration.base_url, link.work_item_id),
+                    )
                     if issue is not None
                     else None
                 )
                 last = swept.get(link.row_key)
+                only_link = False
+                if state is not None and last and last.endswith("|1") and not state.shown:
+                    # Gone from the sidebar: an unlink there, if no other link replaced it.
+                    links_of_issue = Links(self._storage).for_issue(
+                        integration.id, slug, link.issue_id
+                    )
+                    only_link = len(links_of_issue) == 1
                 member = None
                 if needs_member(link.memory, state, last):
                     try:
@@ -174,7 +187,9 @@ class Sweep:
                         report.errors.append(f"{_name(link)}: reading the member failed: {exc}")
                         continue
                 is_marked = link.row_key in marked
-                decided = plan(link.memory, is_marked, state, last, directions, member)
+                decided = plan(
+                    link.memory, is_marked, state, last, directions, member, only_link
+                )
                 plans.append((link, decided))
         for link, decided in plans:
             if decided.acts:
@@ -257,6 +272,19 @@ class Sweep:
                     integration, link, "sync-queued",
                     f"Sentry moved without its webhook reaching us: {decided.why}", 0,
                 )  # fmt: skip
+            if decided.unlink:
+                try:
+                    Links(self._storage).remove(
+                        integration.id, link.work_item_id, link.sentry_org, link.issue_id
+                    )
+                except NotFound:
+                    continue  # removed meanwhile
+                self._record(
+                    integration, link, "unlinked",
+                    "removed in Sentry's sidebar (Sentry sends no webhook for it): link removed",
+                    0,
+                )  # fmt: skip
+                continue
             if decided.why and not decided.acts:
                 # Seen once (what the sweep saw is remembered): a regression left alone.
                 self._record(integration, link, "none", f"Sentry: {decided.why}", 0)

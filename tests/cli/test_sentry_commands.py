@@ -163,3 +163,37 @@ def test_sync_settings_and_resolve_states_are_set_and_shown(added):
     assert json.loads(run("integration", "show", COLLECTION)[1])["resolveStates"] == []
     code, _, err = run("integration", "sync", COLLECTION)
     assert code == 1 and "nothing to change" in err
+
+
+def test_an_unlink_in_sentrys_sidebar_is_seen_by_the_sweep_and_removes_the_link(services):
+    """Sentry sends no webhook for an unlink in its sidebar, but its issue index shows the
+    sidebar's links (annotations): the sweep sees ours gone and removes the link."""
+    _, sentry = services
+    sentry.add_issue("9")
+    code, out, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
+                         "--issue", "9")  # fmt: skip
+    assert code == 0, err
+    assert run("reconcile", COLLECTION)[0] == 0  # sees the link shown
+    sentry.external_issues.clear()  # a person clicks "unlink" in Sentry
+    code, out, err = run("reconcile", COLLECTION, "--dry-run")
+    assert [d["why"] for d in json.loads(out)["would correct"]] == [
+        "the link was removed in Sentry's sidebar"
+    ]
+    assert json.loads(run("link", "list", COLLECTION)[1]) != []  # a dry run removes nothing
+    assert run("reconcile", COLLECTION)[0] == 0
+    assert json.loads(run("link", "list", COLLECTION)[1]) == []
+    (row,) = [r for r in json.loads(run("audit", COLLECTION)[1]) if r["action"] == "unlinked"]
+    assert "removed in Sentry's sidebar" in row["reason"]
+
+
+def test_with_several_links_a_link_missing_from_the_sidebar_is_kept(services):
+    """Sentry shows one external issue per issue and app: the other link is not an unlink."""
+    ado, sentry = services
+    sentry.add_issue("9")
+    ado.work_items[14] = {"System.TeamProject": "Fabrikam", "System.Title": "Crash too"}
+    for item in ("13", "14"):
+        run("link", "add", COLLECTION, "--work-item", item, "--org", "acme", "--issue", "9")
+    run("reconcile", COLLECTION)
+    sentry.external_issues.clear()
+    run("reconcile", COLLECTION)
+    assert len(json.loads(run("link", "list", COLLECTION)[1])) == 2

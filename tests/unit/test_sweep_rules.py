@@ -112,3 +112,23 @@ def test_a_second_sweep_of_an_unchanged_issue_does_nothing(target, mine, first, 
     again = plan(memory(target, mine), False, seen, got.swept or Seen(*first).key,
                  Directions(*directions), member)  # fmt: skip
     assert again == NOTHING
+
+
+@pytest.mark.parametrize(
+    ("before", "shown", "only_link", "unlink"),
+    [
+        ("unresolved||1", False, True, True),  # shown last time, gone now: an unlink
+        ("unresolved||1", False, False, False),  # another link replaced it in the sidebar
+        ("unresolved||0", False, True, False),  # never shown (not registered)
+        ("unresolved||1", True, True, False),  # still shown
+        (None, False, True, False),  # first look: nothing to compare with
+    ],
+)
+def test_an_unlink_is_a_link_the_sidebar_showed_and_no_longer_shows(
+    before, shown, only_link, unlink
+):
+    seen = Seen("unresolved", "", None, shown)
+    got = plan(memory(None, None), False, seen, before, Directions(True, True), None, only_link)
+    assert got.unlink is unlink
+    if unlink:
+        assert (got.to_devops, got.fix_sentry, got.swept) == (frozenset(), frozenset(), seen.key)
