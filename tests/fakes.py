@@ -39,6 +39,7 @@ class FakeSentry:
     notes: dict[str, dict[str, str]] = field(default_factory=dict)  # issue -> note id -> text
     # Sentry's rate-limit window for the issue index: calls left (None: no headers sent)
     window: int | None = None
+    note_users: dict[str, dict[str, str]] = field(default_factory=dict)  # note id -> user
 
     def __post_init__(self) -> None:
         external = re.compile(
@@ -48,11 +49,12 @@ class FakeSentry:
         for method in ("POST", "DELETE"):
             self.rsps.add_callback(method, external, callback=lambda r: self._external(r))
         prefix = re.escape(f"{self.base_url}api/0/organizations/{self.org}/")
-        self.rsps.add_callback(
-            responses.POST,
-            re.compile(prefix + r"issues/(\w+)/comments/$"),
-            callback=lambda r: self._note(r),
-        )
+        for method in (responses.POST, responses.GET):
+            self.rsps.add_callback(
+                method,
+                re.compile(prefix + r"issues/(\w+)/comments/(\?.*)?$"),
+                callback=lambda r: self._note(r),
+            )
         self.rsps.add_callback(
             responses.GET,
             re.compile(prefix + r"issues/(\?.*)?$"),
@@ -182,19 +184,36 @@ class FakeSentry:
             "project": {"id": "2", "slug": "backend", "name": "Backend"},
         }
 
+    def add_person_note(self, issue_id: str, note_id: str, text: str, name: str) -> None:
+        """A note a person writes in Sentry (its webhook is up to the test)."""
+        self.notes.setdefault(issue_id, {})[note_id] = text
+        self.note_users[note_id] = {"id": "7", "name": name}
+
     def _note(self, request: Any) -> tuple[int, dict, str]:
         """POST .../issues/{id}/comments/ (src/sentry/api/endpoints/group_notes.py): 201 with
         the activity (``id``, ``type: note``, ``data.text``); the same text from the same user
         on the same issue within an hour is 400 "You have already posted that comment."
         (this fake has one user, our token, and no clock: within the hour is always)."""
-        body = json.loads(request.body)
-        self.calls.append(Call("POST", request.path_url, body))
+        body = json.loads(request.body) if request.body else None
+        self.calls.append(Call(request.method, request.path_url, body))
         failed = self._check(request)
         if failed:
             return failed
         issue_id = re.search(r"issues/(\w+)/comments", request.path_url)[1]
         if issue_id not in self.issues:
             return 404, {}, json.dumps({"detail": "The requested resource does not exist"})
+        if request.method == "GET":
+            # GroupNotesEndpoint.get: the notes as activities, newest first, a page of 100.
+            listed = [
+                {
+                    "id": note_id,
+                    "type": "note",
+                    "data": {"text": text},
+                    "user": self.note_users.get(note_id, {"id": "999", "name": "Sync app"}),
+                }
+                for note_id, text in reversed(self.notes.get(issue_id, {}).items())
+            ][:100]
+            return 200, {}, json.dumps(listed)
         notes = self.notes.setdefault(issue_id, {})
         if body["text"] in notes.values():
             return 400, {"Content-Type": "application/json"}, json.dumps(

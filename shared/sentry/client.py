@@ -19,6 +19,7 @@ from shared.sentry.shapes import ExternalIssue, Member, Note, SentryIssue
 
 MEMBER_CACHE_SECONDS = 600.0
 MAX_ISSUES_PER_READ = 100
+NOTES_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,24 @@ class SentryClient(ApiClient):
             return Note.model_validate_json(response.content).id
         except ValidationError:
             raise ApiRejected(self.service, "unexpected answer to the note request") from None
+
+    def notes(self, org: str, issue_id: str) -> tuple[list[Note], bool]:
+        """The issue's notes, newest first, one page of ``NOTES_PAGE``; and whether that is
+        all of them. ``GET .../issues/{id}/comments/`` (GroupNotesEndpoint.get,
+        src/sentry/issues/endpoints/group_notes.py: activities of type note, paged by date,
+        newest first)."""
+        response = self.request(
+            "GET",
+            paths.issue_comments(org, issue_id),
+            idempotent=True,
+            params={"per_page": NOTES_PAGE},
+        )
+        try:
+            notes = [Note.model_validate(item) for item in response.json()]
+        except (ValueError, TypeError, ValidationError):
+            raise ApiRejected(self.service, "unexpected answer to the notes request") from None
+        more = 'rel="next"; results="true"' in response.headers.get("Link", "")
+        return notes, not more and len(notes) < NOTES_PAGE
 
     def register_external_issue(
         self, installation_uuid: str, issue_id: str, web_url: str, project: str, identifier: str

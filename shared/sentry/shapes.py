@@ -98,9 +98,22 @@ class ExternalIssue(BaseModel):
     id: str
 
 
+class NoteUser(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    id: str | None = None
+    name: str | None = None
+
+
+class NoteData(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = ""
+
+
 class Note(BaseModel):
-    """A note (comment) on an issue, as created."""
+    """A note (comment) on an issue: an activity of type ``note``."""
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
     id: str
+    user: NoteUser | None = None
+    data: NoteData = NoteData()
 

@@ -21,6 +21,7 @@ from azure.data.tables import TableClient, TableTransactionError, UpdateMode
 from shared.store.keys import (
     devops_comment_prefix,
     devops_comment_row,
+    issue_notes_prefix,
     note_prefix,
     note_row,
     note_tombstone_row,
@@ -147,6 +148,22 @@ class Comments:
             },
             deleted=any(row["RowKey"] == tombstone for row in rows),
         )
+
+    def of_issue(
+        self, integration_id: str, slug: str, issue_id: str
+    ) -> dict[str, tuple[bool, bool]]:
+        """Every note of the issue we have rows for (one range query): by note id, whether we
+        carried it to Azure DevOps (a pair, written from Sentry), and whether it is deleted."""
+        known: dict[str, tuple[bool, bool]] = {}
+        for row in self._rows(integration_id, issue_notes_prefix(slug, issue_id)):
+            note = str(row.get("NoteId") or "")
+            carried, deleted = known.get(note, (False, False))
+            if row["RowKey"].endswith("~deleted"):
+                deleted = True
+            elif _is_pair(row) and row.get("Origin") == SENTRY:
+                carried = True
+            known[note] = (carried, deleted)
+        return known
 
     def claim(
         self,

@@ -136,6 +136,10 @@ def creation_row(slug: str, issue_id: str, digest: str) -> str:
     return f"c:{slug}:{issue_id}:{digest}"
 
 
+def issue_notes_prefix(slug: str, issue_id: str) -> str:
+    return f"n:{slug}:{issue_id}:"
+
+
 def note_prefix(slug: str, issue_id: str, note_id: str) -> str:
     return f"n:{slug}:{issue_id}:{note_id}:"
 

@@ -37,22 +37,31 @@ class Seen:
     assignee: str
     substatus: str | None = None
     shown: bool = False
+    notes: int | None = None  # how many notes the issue has
 
     @property
     def key(self) -> str:
-        return f"{self.status}|{self.assignee}|{int(self.shown)}"[:200]
+        notes = "" if self.notes is None else str(self.notes)
+        return f"{self.status}|{self.assignee}|{int(self.shown)}|{notes}"[:200]
 
 
-def _parts(swept: str) -> tuple[str, str, bool]:
+def was_shown(swept: str | None) -> bool:
+    """Whether the last sweep saw the link in the issue's sidebar."""
+    return bool(swept) and _parts(swept or "")[2]
+
+
+def _parts(swept: str) -> tuple[str, str, bool, str]:
     status, _, rest = swept.partition("|")
-    assignee, _, shown = rest.partition("|")
-    return status, assignee, shown == "1"
+    assignee, _, rest = rest.partition("|")
+    shown, _, notes = rest.partition("|")
+    return status, assignee, shown == "1", notes
 
 
 @dataclass(frozen=True)
 class Directions:
     status_to_devops: bool
     assignee_to_devops: bool
+    comments: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,8 @@ class Plan:
     """``settle``: queue a settle message for fields of an unfinished write of ours;
     ``fix_sentry``: fields where Sentry is corrected to the memory; ``to_devops``: fields
     carried to the work item; ``unlink``: someone removed the link in Sentry's sidebar;
-    ``swept``: the key to remember (None: keep what is there)."""
+    ``notes``: the issue's note count changed, so its notes are listed and compared with the
+    comments made of them; ``swept``: the key to remember (None: keep what is there)."""
 
     settle: frozenset[str] = frozenset()
     fix_sentry: frozenset[str] = frozenset()
@@ -68,10 +78,13 @@ class Plan:
     swept: str | None = None
     why: str = ""
     unlink: bool = False
+    notes: bool = False
 
     @property
     def acts(self) -> bool:
-        return bool(self.settle or self.fix_sentry or self.to_devops or self.unlink)
+        return bool(
+            self.settle or self.fix_sentry or self.to_devops or self.unlink or self.notes
+        )
 
 
 NOTHING = Plan()
@@ -106,7 +119,9 @@ def plan(
     if seen is None or seen.key == swept:
         return NOTHING
     first_look = swept is None
-    before_status, before_assignee, before_shown = _parts(swept) if swept else (None, None, False)
+    before_status, before_assignee, before_shown, before_notes = (
+        _parts(swept) if swept else (None, None, False, "")
+    )
     # Sentry sends no webhook for an unlink in its sidebar; the sweep sees the link it showed
     # last time gone. With several links the sidebar shows one, so nothing is concluded then.
     if before_shown and not seen.shown and only_link:
@@ -158,9 +173,36 @@ def plan(
         fix.add(ASSIGNEE)
         why.append(f"Sentry's assignee is not {memory.assignee or 'nobody'}")
 
+    # A note whose webhook was lost (created or deleted) changes the count: look at them.
+    notes = (
+        directions.comments
+        and not first_look
+        and seen.notes is not None
+        and before_notes != str(seen.notes)
+    )
+    if notes:
+        why.append(f"Sentry's note count is {seen.notes}, was {before_notes or 'unknown'}")
     return Plan(
         fix_sentry=frozenset(fix),
         to_devops=frozenset(carry),
         swept=seen.key,
         why="; ".join(why),
+        notes=notes,
     )
+
+
+def notes_to_carry(
+    listed: list[str], known: dict[str, tuple[bool, bool]], complete: bool
+) -> tuple[list[str], list[str]]:
+    """Notes whose webhooks were lost: ``listed`` note ids Sentry has now; ``known``, by
+    note id, (made from an Azure DevOps comment or carried by us, deleted). Returns the notes
+    to carry as created (none of our rows: never seen) and as deleted (carried by us, no
+    longer in a complete listing)."""
+    present = set(listed)
+    created = [note for note in listed if note not in known]
+    deleted = [
+        note
+        for note, (ours, gone) in known.items()
+        if complete and ours and not gone and note not in present
+    ]
+    return created, sorted(deleted)

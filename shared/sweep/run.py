@@ -18,6 +18,7 @@ resets, rather than being throttled.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,16 +31,25 @@ from shared.http import ApiError
 from shared.log import log_event
 from shared.sentry.client import MAX_ISSUES_PER_READ
 from shared.sentry.shapes import SentryIssue
-from shared.sentry.webhooks import Issue, IssueData
-from shared.sentry_intake.message import SentryEventMessage, SweepChunk
+from shared.sentry.webhooks import Actor, CommentData, Issue, IssueData
+from shared.sentry_intake.message import MAX_COMMENT_CHARACTERS, SentryEventMessage, SweepChunk
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
+from shared.store.comments import Comments
 from shared.store.integrations import Integrations
 from shared.store.link_memory import LinkMemoryStore
 from shared.store.links import Links
 from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
 from shared.store.storage import Storage
 from shared.store.sweeps import DONE, Sweeps
-from shared.sweep.rules import Directions, Plan, Seen, needs_member, plan
+from shared.sweep.rules import (
+    Directions,
+    Plan,
+    Seen,
+    needs_member,
+    notes_to_carry,
+    plan,
+    was_shown,
+)
 
 CHUNK_ROWS = 2000
 RATE_FLOOR = 3  # calls left in Sentry's window below which a chunk stops and waits
@@ -145,7 +155,9 @@ class Sweep:
                 continue  # not synced into, or a run is on it right now
             by_org[link.sentry_org].append(link)
         directions = Directions(
-            integration.sync.status_to_devops, integration.sync.assignee_to_devops
+            integration.sync.status_to_devops,
+            integration.sync.assignee_to_devops,
+            integration.sync.comments,
         )
         plans: list[tuple[Link, Plan]] = []
         for slug, org_links in by_org.items():
@@ -167,13 +179,14 @@ class Sweep:
                         issue.assignee_key,
                         issue.substatus,
                         issue.shows_link(integration.base_url, link.work_item_id),
+                        issue.num_comments,
                     )
                     if issue is not None
                     else None
                 )
                 last = swept.get(link.row_key)
                 only_link = False
-                if state is not None and last and last.endswith("|1") and not state.shown:
+                if state is not None and was_shown(last) and not state.shown:
                     # Gone from the sidebar: an unlink there, if no other link replaced it.
                     links_of_issue = Links(self._storage).for_issue(
                         integration.id, slug, link.issue_id
@@ -296,8 +309,57 @@ class Sweep:
                     integration_id=integration.id, work_item_id=work_item_id, rev=rev
                 ).encode()
             )
+        noted: set[tuple[str, str]] = set()
+        for link, decided in plans:
+            if decided.notes and (link.sentry_org, link.issue_id) not in noted:
+                noted.add((link.sentry_org, link.issue_id))
+                if not self._carry_notes(integration, link):
+                    seen.pop(link, None)  # not remembered: the next sweep looks again
         if seen:
             self._memory.mark_swept(integration.id, seen)
+
+    def _carry_notes(self, integration: Integration, link: Link) -> bool:
+        """The issue's note count changed: notes created or deleted without their webhook
+        reaching us are queued as those webhooks (SentryEvents claims each note by id, so a
+        note is carried once whoever sees it). One Sentry read and one range read."""
+        org = integration.sentry_org(link.sentry_org)
+        assert org is not None
+        try:
+            listed, complete = sentry_client(org).notes(org.slug, link.issue_id)
+        except ApiError as exc:
+            log_event("sweep.notes_unreadable", logging.WARNING, error=type(exc).__name__)
+            return False
+        known = Comments(self._storage).of_issue(integration.id, org.slug, link.issue_id)
+        by_id = {note.id: note for note in listed}
+        created, deleted = notes_to_carry([note.id for note in listed], known, complete)
+        actions = [(n, "created") for n in created] + [(n, "deleted") for n in deleted]
+        for note_id, action in actions:
+            note = by_id.get(note_id)
+            text = note.data.text if note is not None else ""
+            user = note.user if note is not None else None
+            message = SentryEventMessage(
+                integration_id=integration.id,
+                org=org.slug,
+                resource="comment",
+                action=action,
+                installation_uuid=SWEEP,
+                actor=Actor(type="user", id=user.id, name=user.name) if user else None,
+                comment=CommentData(
+                    comment_id=note_id,
+                    issue_id=link.issue_id,
+                    comment=text[:MAX_COMMENT_CHARACTERS],
+                ),
+                comment_truncated=len(text) > MAX_COMMENT_CHARACTERS,
+            )
+            self._storage.send_sentry_event(message.encode())
+        if created or deleted:
+            self._record(
+                integration, link, "sync-queued",
+                f"notes whose webhooks were lost: {len(created)} created, "
+                f"{len(deleted)} deleted",
+                0,
+            )  # fmt: skip
+        return True
 
     def _record(
         self, integration: Integration, link: Link, action: str, reason: str, rev: int

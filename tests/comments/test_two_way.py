@@ -421,3 +421,22 @@ def test_every_lost_status_and_assignee_webhook_is_repaired_by_one_sweep_exactly
     _sweep(world)
     assert world.ado.work_items[13]["System.State"] == "Active"
     assert len(_patches(world)) == writes + 1
+
+
+def test_lost_note_webhooks_are_repaired_by_the_sweep_once(world):
+    """A person writes a note in Sentry and later deletes it; neither webhook arrives. The
+    note count the sweep reads in its batched call changes, so it lists the notes: the note
+    becomes one comment, and goes with the note. Our own notes are not carried back."""
+    _sweep(world)  # the sweep's first look at the issue
+    world.devops_comment("<p>From Azure DevOps</p>", "ann@contoso.com", comment_id=8802)
+    world.sentry.add_person_note(ISSUE, "9101", "Seen in prod again", "Meredith Heller")
+    _sweep(world)
+    (text,) = world.ado.comments[13].values()
+    assert "Seen in prod again" in text and "Meredith Heller" in text
+    _sweep(world)
+    _sweep(world)
+    assert len(world.ado.comments[13]) == 1
+    del world.sentry.notes[ISSUE]["9101"]
+    _sweep(world)
+    assert world.ado.comments[13] == {}
+    assert len([c for c in world.ado.calls if c.method == "POST" and "/comments" in c.path]) == 1

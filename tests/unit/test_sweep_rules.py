@@ -132,3 +132,29 @@ def test_an_unlink_is_a_link_the_sidebar_showed_and_no_longer_shows(
     assert got.unlink is unlink
     if unlink:
         assert (got.to_devops, got.fix_sentry, got.swept) == (frozenset(), frozenset(), seen.key)
+
+
+def test_a_changed_note_count_lists_the_notes_only_when_comments_sync_is_on():
+    before = Seen("unresolved", "", None, False, 2).key
+    now = Seen("unresolved", "", None, False, 3)
+    assert plan(memory(None, None), False, now, before, Directions(False, False, True)).notes
+    assert not plan(memory(None, None), False, now, before, Directions(False, False, False)).notes
+    assert not plan(memory(None, None), False, now, None, Directions(False, False, True)).notes
+
+
+@pytest.mark.parametrize(
+    ("listed", "known", "complete", "created", "deleted"),
+    [
+        (["1", "2"], {}, True, ["1", "2"], []),  # never seen: both created
+        (["1", "2"], {"1": (True, False)}, True, ["2"], []),  # 1 carried already
+        (["2"], {"1": (True, False)}, True, ["2"], ["1"]),  # 1 gone from Sentry: deleted
+        (["2"], {"1": (True, False)}, False, ["2"], []),  # a partial list proves no deletion
+        (["2"], {"1": (False, False)}, True, ["2"], []),  # 1 is ours (from Azure DevOps)
+        (["1"], {"1": (False, True)}, True, [], []),  # tombstoned: never created again
+        ([], {"1": (True, True)}, True, [], []),  # deleted already
+    ],
+)
+def test_notes_to_carry(listed, known, complete, created, deleted):
+    from shared.sweep.rules import notes_to_carry
+
+    assert notes_to_carry(listed, known, complete) == (created, deleted)
