@@ -31,6 +31,7 @@ from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import Storage
+from shared.store.sync_settings import OFF, regression_policy
 
 
 def create_for_alert(
@@ -119,6 +120,18 @@ def _again(
         _audit(
             storage, integration, org, alert, work_item_id, SKIPPED, "alert",
             f"the issue already has work item {work_item_id} from this rule ({state})",
+        )  # fmt: skip
+        return
+    policy = regression_policy(
+        integration.sync, integration.resolve_states, project, None,
+        str(fields.get(FIELD_WORK_ITEM_TYPE) or ""),
+    )  # fmt: skip
+    if policy != OFF:
+        # The regression policy speaks for a done work item's issue occurring again (the
+        # sweep sees the regression): one regression, one reaction.
+        _audit(
+            storage, integration, org, alert, work_item_id, SKIPPED, "alert",
+            f"work item {work_item_id} is {state}: the regression policy ({policy}) handles it",
         )  # fmt: skip
         return
     client.add_comment(project, work_item_id, again_html(alert))

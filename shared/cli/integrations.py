@@ -11,7 +11,7 @@ from shared.issue_links.schema import schema, webhook_url
 from shared.store.integrations import Integrations
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
-from shared.store.sync_settings import SYNC_SETTINGS
+from shared.store.sync_settings import REGRESSION_POLICIES, SYNC_SETTINGS
 from shared.validation import RESOLUTION_STRATEGIES, check_base_url
 
 
@@ -82,6 +82,13 @@ def add_parser(groups: Any) -> None:
         sync.add_argument(
             f"--{name}", choices=("on", "off"), help=f"default {'on' if default else 'off'}"
         )
+    sync.add_argument(
+        "--regression",
+        choices=(*REGRESSION_POLICIES, "default"),
+        help="what a regression in Sentry does to a done work item: reopen it, comment "
+        "(occurred again), new (a new work item, related to the old one), off "
+        "(default: reopen with status-to-devops on, else comment)",
+    )
     resolve = actions.add_parser(
         "resolve-states",
         help="the states a Sentry resolve / unresolve moves a project's type into "
@@ -92,6 +99,9 @@ def add_parser(groups: Any) -> None:
     resolve.add_argument("--type", required=True, help="work item type, or * for any")
     resolve.add_argument("--resolve", help="state for a resolve in Sentry, e.g. Resolved")
     resolve.add_argument("--unresolve", help="state for an unresolve in Sentry, e.g. Active")
+    resolve.add_argument(
+        "--regression", choices=REGRESSION_POLICIES, help="regression policy for them"
+    )
     sentry_schema = actions.add_parser(
         "sentry-schema",
         help="print the webhook URL and UI schema to paste into the Sentry internal integration",
@@ -197,10 +207,15 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
             for name in SYNC_SETTINGS
             if getattr(args, name.replace("-", "_")) is not None
         }
-        print_json(integrations.set_sync(args.id, changes).sync.to_public(), out)
+        if args.regression is None or changes:
+            integration = integrations.set_sync(args.id, changes)
+        if args.regression is not None:
+            policy = None if args.regression == "default" else args.regression
+            integration = integrations.set_regression(args.id, policy)
+        print_json(integration.sync.to_public(), out)
     elif args.action == "resolve-states":
         integration = integrations.set_resolve_states(
-            args.id, args.project, args.type, args.resolve, args.unresolve
+            args.id, args.project, args.type, args.resolve, args.unresolve, args.regression
         )
         print_json([m.to_public() for m in integration.resolve_states], out)
     elif args.action == "sentry-schema":

@@ -4,7 +4,13 @@ form (``issue_links.once``)."""
 from __future__ import annotations
 
 from shared.azure_devops import paths
-from shared.azure_devops.fields import FIELD_ASSIGNED_TO, FIELD_TITLE
+from shared.azure_devops.fields import (
+    FIELD_AREA_PATH,
+    FIELD_ASSIGNED_TO,
+    FIELD_DESCRIPTION,
+    FIELD_TAGS,
+    FIELD_TITLE,
+)
 from shared.azure_devops.shapes import add_hyperlink, set_field
 from shared.clients import INTERACTIVE, azure_devops_client, sentry_client
 from shared.doors import Rejected, Reply
@@ -14,10 +20,6 @@ from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, creat
 from shared.log import log_event
 from shared.sentry.components import linked
 from shared.sentry_intake.ui_request import UiRequest
-
-FIELD_DESCRIPTION = "System.Description"
-FIELD_AREA_PATH = "System.AreaPath"
-FIELD_TAGS = "System.Tags"
 
 
 def create(request: UiRequest) -> Reply:

@@ -25,6 +25,9 @@ class SentryIssue(BaseModel):
     substatus: str | None = None
     assigned_to: Assignee | None = Field(None, alias="assignedTo")
     num_comments: int | None = Field(None, alias="numComments")
+    short_id: str | None = Field(None, alias="shortId")
+    count: str | None = None  # events, as Sentry sends it (a string)
+    last_seen: str | None = Field(None, alias="lastSeen")
     # Links the issue's sidebar shows: ``{"url", "displayName"}`` (older Sentry: an HTML
     # ``<a href>`` string), platform external issues among them (the stream serializer adds
     # ``PlatformExternalIssue.get_annotations_for_group_list``).

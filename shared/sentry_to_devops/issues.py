@@ -31,17 +31,19 @@ from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.sentry.shapes import SentryIssue
 from shared.sentry_intake.message import SentryEventMessage
+from shared.sentry_to_devops import regression
 from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
 from shared.store.audit import APPLIED, FAILED, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
 from shared.store.records import Integration, Link, SentryOrg
 from shared.store.storage import Storage
-from shared.store.sync_settings import most_specific
+from shared.store.sync_settings import COMMENT, NEW, REOPEN, most_specific
 
 ROUNDS = 3  # reads and decisions per work item when it keeps changing under us (412)
 CACHE_SECONDS = 3600.0
 STATUS_ACTIONS = frozenset({"resolved", "unresolved", "ignored", "archived"})
 ASSIGNEE_ACTIONS = frozenset({"assigned", "unassigned"})
+REGRESSED = "regressed"  # the substatus of an issue Sentry reopened by itself
 
 _lock = threading.Lock()
 _type_states: dict[tuple[str, str, str], tuple[float, list[TypeState]]] = {}
@@ -60,7 +62,10 @@ def apply_issue(
         return
     status = message.action in STATUS_ACTIONS and integration.sync.status_to_devops
     assignee = message.action in ASSIGNEE_ACTIONS and integration.sync.assignee_to_devops
-    if not (status or assignee):
+    # Sentry sends no webhook for a regression; the sweep queues it as an unresolve, and the
+    # regression policy applies whatever the status direction.
+    maybe_regression = message.action == "unresolved"
+    if not (status or assignee or maybe_regression):
         audit.record(0, SKIPPED, "none", f"issue.{message.action} is not synced to Azure DevOps")
         return
     links = Links(storage).for_issue(integration.id, org.slug, issue_id)
@@ -72,11 +77,74 @@ def apply_issue(
     except ApiNotFound:
         audit.record(0, SKIPPED, "none", "the Sentry issue no longer exists")
         return
+    regressed = issue.status == "unresolved" and issue.substatus == REGRESSED
+    if not (status or assignee or regressed):
+        audit.record(0, SKIPPED, "none", f"issue.{message.action} is not synced to Azure DevOps")
+        return
     client = azure_devops_client(integration)
     for link in links:
-        _apply_to(
-            storage, client, integration, issue, link, audit, status=status, assignee=assignee
-        )
+        if regressed and _regression(storage, client, integration, org, issue, link, audit):
+            if assignee:
+                _apply_to(
+                    storage, client, integration, issue, link, audit, status=False, assignee=True
+                )
+            continue
+        if status or assignee:
+            _apply_to(
+                storage, client, integration, issue, link, audit, status=status, assignee=assignee
+            )
+
+
+def _regression(
+    storage: Storage,
+    client: AzureDevOpsClient,
+    integration: Integration,
+    org: SentryOrg,
+    issue: SentryIssue,
+    link: Link,
+    audit: _Audit,
+) -> bool:
+    """Apply the regression policy if the work item is done; False if it is not (then the
+    issue's unresolve is handled as any other)."""
+    try:
+        item = client.work_item(link.work_item_id)
+    except ApiNotFound:
+        audit.record(link.work_item_id, SKIPPED, "none", "the work item no longer exists")
+        return True
+    fields = item.fields
+    project = str(fields.get(FIELD_TEAM_PROJECT) or "")
+    done = DoneStates(storage).for_item(
+        integration,
+        lambda p, k: client.work_item_type_states(p, k),
+        project=project,
+        project_id=None,
+        work_item_type=str(fields.get(FIELD_WORK_ITEM_TYPE) or ""),
+    )
+    state = str(fields.get(FIELD_STATE) or "")
+    if not done.is_done(state):
+        return False
+    policy = regression.policy_for(integration, item)
+    if policy == REOPEN:
+        _apply_to(storage, client, integration, issue, link, audit, status=True, assignee=False)
+    elif policy == COMMENT:
+        made = regression.comment_once(storage, client, integration, org, issue, item)
+        audit.record(
+            item.id, APPLIED if made else SKIPPED, "regression-comment" if made else "none",
+            f"regressed while {state}: " + ("commented that it occurred again" if made
+                                           else "already commented for this regression"),
+            rev=item.rev,
+        )  # fmt: skip
+    elif policy == NEW:
+        new_id = regression.new_work_item(storage, client, integration, org, issue, item, link)
+        audit.record(
+            item.id, APPLIED, "regression-new",
+            f"regressed while {state}: work item {new_id} created, related to {item.id}, and "
+            "linked to the issue instead",
+            rev=item.rev,
+        )  # fmt: skip
+    else:
+        audit.record(item.id, SKIPPED, "none", f"regressed while {state}; regression policy off")
+    return True
 
 
 def _apply_to(

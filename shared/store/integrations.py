@@ -28,7 +28,12 @@ from shared.store.records import (
     sentry_org_from,
 )
 from shared.store.storage import INTEGRATIONS, Storage, merge_unchanged, storage_errors
-from shared.store.sync_settings import SYNC_SETTINGS, ResolveStates, SyncOptions
+from shared.store.sync_settings import (
+    REGRESSION_POLICIES,
+    SYNC_SETTINGS,
+    ResolveStates,
+    SyncOptions,
+)
 from shared.validation import check_base_url, check_integration_id, check_resolution
 
 # How stale a cached integration row may be where callers accept one (``max_age``).
@@ -292,8 +297,23 @@ class Integrations:
             raise InvalidInput("nothing to change: give at least one setting")
 
         def change(entity: dict[str, Any]) -> dict[str, Any]:
-            current = SyncOptions.from_json(entity.get("SyncOptions")).to_public()
+            current = SyncOptions.from_json(entity.get("SyncOptions")).stored()
             return {"SyncOptions": json.dumps({**current, **changes})}
+
+        self._update_integration(integration_id, change)
+        return self.get(integration_id)
+
+    def set_regression(self, integration_id: str, policy: str | None) -> Integration:
+        """What a regression does to a done work item (None: the default)."""
+        if policy is not None and policy not in REGRESSION_POLICIES:
+            raise InvalidInput(f"regression must be one of {', '.join(REGRESSION_POLICIES)}")
+
+        def change(entity: dict[str, Any]) -> dict[str, Any]:
+            current = SyncOptions.from_json(entity.get("SyncOptions")).stored()
+            current.pop("regression", None)
+            if policy:
+                current["regression"] = policy
+            return {"SyncOptions": json.dumps(current)}
 
         self._update_integration(integration_id, change)
         return self.get(integration_id)
@@ -305,13 +325,18 @@ class Integrations:
         work_item_type: str,
         on_resolve: str | None,
         on_unresolve: str | None,
+        on_regression: str | None = None,
     ) -> Integration:
-        """The states a Sentry resolve / unresolve moves a project's type into (neither: clear)."""
+        """The states a Sentry resolve / unresolve moves a project's type into, and its
+        regression policy (none of them: clear)."""
         project, work_item_type = project.strip(), work_item_type.strip()
         if not project or not work_item_type:
             raise InvalidInput("give a project (name, id or *) and a work item type (or *)")
         resolve = (on_resolve or "").strip() or None
         unresolve = (on_unresolve or "").strip() or None
+        regression = (on_regression or "").strip() or None
+        if regression is not None and regression not in REGRESSION_POLICIES:
+            raise InvalidInput(f"regression must be one of {', '.join(REGRESSION_POLICIES)}")
 
         def change(entity: dict[str, Any]) -> dict[str, Any]:
             kept = [
@@ -320,8 +345,8 @@ class Integrations:
                 if (m.project.casefold(), m.work_item_type.casefold())
                 != (project.casefold(), work_item_type.casefold())
             ]
-            if resolve or unresolve:
-                kept.append(ResolveStates(project, work_item_type, resolve, unresolve))
+            if resolve or unresolve or regression:
+                kept.append(ResolveStates(project, work_item_type, resolve, unresolve, regression))
             return {"ResolveStates": json.dumps([m.to_public() for m in kept])}
 
         self._update_integration(integration_id, change)

@@ -271,7 +271,13 @@ def resolve_states_from(text: str | None) -> tuple[ResolveStates, ...]:
     if not text:
         return ()
     return tuple(
-        ResolveStates(item["project"], item["type"], item.get("onResolve"), item.get("onUnresolve"))
+        ResolveStates(
+            item["project"],
+            item["type"],
+            item.get("onResolve"),
+            item.get("onUnresolve"),
+            item.get("onRegression"),
+        )
         for item in json.loads(text)
     )
 

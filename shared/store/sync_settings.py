@@ -19,14 +19,18 @@ class ResolveStates:
     work_item_type: str
     on_resolve: str | None = None
     on_unresolve: str | None = None
+    on_regression: str | None = None  # a regression policy for this project and type
 
     def to_public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "project": self.project,
             "type": self.work_item_type,
             "onResolve": self.on_resolve,
             "onUnresolve": self.on_unresolve,
         }
+        if self.on_regression:
+            shown["onRegression"] = self.on_regression
+        return shown
 
 
 class _Mapping(Protocol):
@@ -71,9 +75,15 @@ SYNC_SETTINGS = {
 }
 
 
+# What a regression (Sentry reopens a resolved issue by itself) does to a done work item.
+REOPEN, COMMENT, NEW, OFF = "reopen", "comment", "new", "off"
+REGRESSION_POLICIES = (REOPEN, COMMENT, NEW, OFF)
+
+
 @dataclass(frozen=True)
 class SyncOptions:
     values: tuple[tuple[str, bool], ...] = tuple(SYNC_SETTINGS.items())
+    regression: str | None = None  # None: reopen with status-to-devops on, else comment
 
     def on(self, name: str) -> bool:
         return dict(self.values).get(name, SYNC_SETTINGS[name])
@@ -98,10 +108,43 @@ class SyncOptions:
     def comments(self) -> bool:
         return self.on("comments")
 
-    def to_public(self) -> dict[str, bool]:
-        return {name: self.on(name) for name in SYNC_SETTINGS}
+    def to_public(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {name: self.on(name) for name in SYNC_SETTINGS}
+        shown["regression"] = self.regression or f"default ({self.default_regression})"
+        return shown
+
+    @property
+    def default_regression(self) -> str:
+        return REOPEN if self.status_to_devops else COMMENT
+
+    def stored(self) -> dict[str, Any]:
+        stored: dict[str, Any] = {name: self.on(name) for name in SYNC_SETTINGS}
+        if self.regression:
+            stored["regression"] = self.regression
+        return stored
 
     @classmethod
     def from_json(cls, text: str | None) -> SyncOptions:
         stored = json.loads(text) if text else {}
-        return cls(tuple((name, bool(stored.get(name, d))) for name, d in SYNC_SETTINGS.items()))
+        regression = stored.get("regression")
+        return cls(
+            tuple((name, bool(stored.get(name, d))) for name, d in SYNC_SETTINGS.items()),
+            regression if regression in REGRESSION_POLICIES else None,
+        )
+
+
+def regression_policy(
+    sync: SyncOptions,
+    mappings: Iterable[ResolveStates],
+    project: str | None,
+    project_id: str | None,
+    work_item_type: str,
+) -> str:
+    """The regression policy for a project and type: the most specific mapping that sets
+    one, else the integration's, else reopen (status-to-devops on) or comment (off)."""
+    mapping = most_specific(
+        [m for m in mappings if m.on_regression], project, project_id, work_item_type
+    )
+    if mapping is not None and mapping.on_regression:
+        return mapping.on_regression
+    return sync.regression or sync.default_regression

@@ -15,7 +15,8 @@ nothing; a change is looked at once.
 * With that direction off, Sentry differing from the memory is corrected in Sentry (the
   Azure DevOps side is the truth for that field), except a **regression**: an issue Sentry
   reopened itself (substatus ``regressed``) is never resolved again because its work item is
-  still done.
+  still done; it is carried whatever the directions, and the regression policy decides
+  (``sentry_to_devops.regression``).
 """
 
 from __future__ import annotations
@@ -140,17 +141,20 @@ def plan(
         moved = wanted is None and (
             before_status != seen.status if not first_look else seen.status == "resolved"
         )
-        if directions.status_to_devops:
+        regressed = seen.status == "unresolved" and seen.substatus == REGRESSED
+        if regressed and (differs or moved or (not first_look and before_status != "unresolved")):
+            # Never resolved again because its work item is still done: the integration's
+            # regression policy decides, whatever the status direction.
+            carry.add(STATUS)
+            why.append("regressed in Sentry: the regression policy applies")
+        elif directions.status_to_devops:
             if differs or moved:
                 carry.add(STATUS)
                 was = "" if first_look else f", was {before_status}"
                 why.append(f"Sentry says {seen.status}{was}")
-        elif differs:
-            if seen.status == "unresolved" and seen.substatus == REGRESSED:
-                why.append("regressed in Sentry; never resolved again for a done work item")
-            else:
-                fix.add(STATUS)
-                why.append(f"Sentry says {seen.status}, the work item's revision says {wanted}")
+        elif differs and not regressed:
+            fix.add(STATUS)
+            why.append(f"Sentry says {seen.status}, the work item's revision says {wanted}")
 
     if memory.assignee is None:
         explained, assignee_differs = False, False

@@ -224,6 +224,9 @@ def test_a_burst_of_alerts_for_one_issue_creates_one_work_item(alerts):
 
 
 def test_an_alert_on_a_done_work_item_comments_that_it_occurred_again(alerts):
+    """Only with the regression policy off: otherwise the policy speaks for the regression
+    (one regression never gets both reactions)."""
+    alerts.stores.integrations.set_regression(alerts.registered.id, "off")
     alerts.run(alerts.issue_alert())
     (item_id,) = alerts.created()
     alerts.ado.work_items[item_id]["System.State"] = "Closed"
@@ -232,6 +235,15 @@ def test_an_alert_on_a_done_work_item_comments_that_it_occurred_again(alerts):
     (comment,) = alerts.ado.comments[item_id].values()
     assert "Occurred again" in comment and "Very Important Alert Rule!" in comment
     assert alerts.audit()[0]["action"] == "alert-comment"
+
+
+def test_with_a_regression_policy_the_alert_leaves_the_done_work_item_to_it(alerts):
+    alerts.run(alerts.issue_alert())
+    (item_id,) = alerts.created()
+    alerts.ado.work_items[item_id]["System.State"] = "Closed"
+    alerts.run(alerts.issue_alert())
+    assert alerts.ado.comments.get(item_id, {}) == {}
+    assert "regression policy (comment) handles it" in alerts.audit()[0]["reason"]
 
 
 def test_a_metric_alert_creates_a_work_item_per_incident_and_resolved_creates_none(alerts):

@@ -93,6 +93,7 @@ def test_add_show_list(app_env, added):
             "status-to-devops": False,
             "assignee-to-devops": False,
             "comments": False,
+            "regression": "default (comment)",
         },
     }
     code, out, _ = run("integration", "list")

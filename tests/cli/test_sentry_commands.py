@@ -150,7 +150,22 @@ def test_sync_settings_and_resolve_states_are_set_and_shown(added):
         "status-to-devops": True,
         "assignee-to-devops": False,
         "comments": True,
+        "regression": "default (reopen)",
     }
+    code, out, err = run("integration", "sync", COLLECTION, "--regression", "new")
+    assert (code, json.loads(out)["regression"]) == (0, "new")
+    with pytest.raises(SystemExit):  # argparse refuses it, naming the choices
+        run("integration", "sync", COLLECTION, "--regression", "sideways")
+    code, out, _ = run("integration", "sync", COLLECTION, "--regression", "default")
+    assert json.loads(out)["regression"] == "default (reopen)"
+    code, _, err = run("integration", "resolve-states", COLLECTION, "--project", "Legacy",
+                       "--type", "*", "--regression", "off")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(run("integration", "show", COLLECTION)[1])["resolveStates"] == [
+        {"project": "Legacy", "type": "*", "onResolve": None, "onUnresolve": None,
+         "onRegression": "off"}
+    ]  # fmt: skip
+    run("integration", "resolve-states", COLLECTION, "--project", "Legacy", "--type", "*")
     code, out, err = run("integration", "resolve-states", COLLECTION, "--project", "Fabrikam",
                          "--type", "Bug", "--resolve", "Resolved", "--unresolve", "Active")  # fmt: skip
     assert code == 0, err

@@ -284,13 +284,61 @@ def test_the_timer_sweeps_every_link_in_a_chain_of_chunks_that_never_forks(world
     assert len([p for p in world.ado.patches if p[0] >= 1000]) == 3
 
 
-def test_a_regression_is_never_resolved_again_and_is_recorded(world):
-    """Status to Azure DevOps is off; the work item is done and its issue regressed in Sentry
-    (Sentry reopened it itself, and sent no webhook): the sweep does not resolve it again."""
+def test_a_regression_is_never_resolved_again_and_the_policy_comments_once(world):
+    """Status to Azure DevOps is off (the default policy is then ``comment``); the work item
+    is done and its issue regressed in Sentry, which sends no webhook for it: the sweep does
+    not resolve it again, and the work item gets one "occurred again" comment."""
+    from shared.sentry_to_devops.issues import forget_cached_type_states
+
+    forget_cached_type_states()
+    world.ado.work_items[5] = {
+        "System.TeamProject": "Fabrikam", "System.WorkItemType": "Bug", "System.State": "Closed",
+    }  # fmt: skip
     world.acme.issues["101"].update(status="unresolved", substatus="regressed")
     code, out, _ = run("reconcile", world.id)
+    (carried,) = json.loads(out)["corrections queued"]
+    assert (code, carried["toAzureDevOps"]) == (0, ["status"])
+    _work_sentry_queue(world)
+    code, out, _ = run("reconcile", world.id)  # seen already: nothing more
     assert (code, json.loads(out)["corrections queued"]) == (0, [])
-    assert world.env.queued() == []
-    assert any("regressed in Sentry" in row["reason"] for row in world.audit(5))
-    run("reconcile", world.id)
-    assert len([r for r in world.audit(5) if "regressed in Sentry" in r["reason"]]) == 1
+    _work_sentry_queue(world)
+    assert world.env.queued() == []  # no correction of Sentry
+    assert world.acme.issues["101"]["status"] == "unresolved"
+    (comment,) = world.ado.comments[5].values()
+    assert "Occurred again" in comment and "PROJ-101" in comment
+    assert world.ado.work_items[5]["System.State"] == "Closed"
+
+
+@pytest.mark.parametrize(
+    ("policy", "state", "comments", "new_item"),
+    [("reopen", "Active", 0, False), ("off", "Closed", 0, False), ("new", "Closed", 0, True)],
+)
+def test_regression_policies(world, policy, state, comments, new_item):
+    from shared.sentry_to_devops.issues import forget_cached_type_states
+
+    forget_cached_type_states()
+    run("integration", "sync", world.id, "--regression", policy)
+    world.ado.work_items[5] = {
+        "System.TeamProject": "Fabrikam", "System.WorkItemType": "Bug", "System.State": "Closed",
+        "System.Title": "Division by zero", "System.AreaPath": "Fabrikam\\Web",
+        "System.IterationPath": "Fabrikam\\Sprint 9",
+    }  # fmt: skip
+    world.acme.issues["101"].update(status="unresolved", substatus="regressed")
+    for _ in range(2):  # twice: once is once
+        run("reconcile", world.id)
+        _work_sentry_queue(world)
+    assert world.ado.work_items[5]["System.State"] == state
+    assert len(world.ado.comments.get(5, {})) == comments
+    created = [i for i in world.ado.work_items if i > 1000]
+    assert len(created) == int(new_item)
+    if new_item:
+        (new,) = created
+        fields = world.ado.work_items[new]
+        assert (fields["System.Title"], fields["System.AreaPath"], fields["System.IterationPath"]) == (
+            "Division by zero", "Fabrikam\\Web", "Fabrikam\\Sprint 9",
+        )  # fmt: skip
+        (related,) = [r for r in world.ado.relations[new] if r["rel"] == "System.LinkTypes.Related"]
+        assert related["url"].endswith("/_apis/wit/workitems/5")
+        linked = [link.work_item_id for link in world.stores.links.for_issue(world.id, "acme", "101")]
+        assert linked == [new]
+    assert world.acme.issues["101"]["status"] == "unresolved"  # never resolved again

@@ -49,26 +49,32 @@ def test_every_combination_keeps_the_promises(case):
         assert got == NOTHING
         return
     assert got.swept == seen.key and not got.settle
-    # A direction carries only when on; corrections only when off.
-    assert (STATUS in got.to_devops) <= to_status and (ASSIGNEE in got.to_devops) <= to_assignee
+    # A direction carries only when on (a regression: always, the policy decides);
+    # corrections only when off.
+    regressed = status == "unresolved" and substatus == "regressed"
+    assert (STATUS in got.to_devops) <= (to_status or regressed)
+    assert (ASSIGNEE in got.to_devops) <= to_assignee
     assert (STATUS in got.fix_sentry) <= (not to_status)
     assert (ASSIGNEE in got.fix_sentry) <= (not to_assignee)
     # Statuses people chose in Sentry are never touched.
     if status in ("ignored", "archived"):
         assert STATUS not in got.to_devops | got.fix_sentry
     # A regression is never resolved again.
-    if status == "unresolved" and substatus == "regressed":
+    if regressed:
         assert STATUS not in got.fix_sentry
     # Where the memory explains Sentry's status, nothing is carried or corrected for it:
     # carrying it back could undo a newer Azure DevOps change still on its way.
-    if wanted(target) == status:
+    if wanted(target) == status and not regressed:
         assert STATUS not in got.to_devops | got.fix_sentry
     # Sentry differing from what the work item asked, the other direction off: corrected.
     if (
         not to_status and wanted(target) not in (None, status)
-        and status not in ("ignored", "archived") and substatus != "regressed"
+        and status not in ("ignored", "archived") and not regressed
     ):  # fmt: skip
         assert STATUS in got.fix_sentry
+    # A regression Sentry made against a done work item is always carried to the policy.
+    if regressed and wanted(target) == "resolved":
+        assert STATUS in got.to_devops
     # With the direction on, a status Sentry moved to on its own is carried.
     if to_status and wanted(target) not in (None, status) and status in ("resolved", "unresolved"):
         assert STATUS in got.to_devops
