@@ -20,8 +20,8 @@ from world import World
 
 import SyncStatus  # noqa: F401 - imported so the queue function is loaded as in the host
 from devhost.azurite import start_azurite
-from shared.devops_to_sentry.message import SyncMessage
 from shared.doors import RetryLater
+from shared.messages.sync import SyncMessage
 from shared.store.poison import PoisonQueue
 
 

@@ -11,7 +11,7 @@ from fakes import FakeAzureDevOps, FakeSentry
 import SyncStatus
 from shared.azure_devops.identity import Identity
 from shared.devops_to_sentry.done_states import forget_cached_states
-from shared.devops_to_sentry.message import AssigneeTransition, StateTransition, SyncMessage
+from shared.messages.sync import AssigneeTransition, StateTransition, SyncMessage
 from shared.store.audit import AuditLog
 
 PROJECT_ID = "be9b3917-87e6-42a4-a549-2bc06a7a878f"

@@ -7,8 +7,8 @@ import hashlib
 import html
 from dataclasses import dataclass
 
+from shared.messages.sentry_event import SentryEventMessage
 from shared.sentry.webhooks import MetricAlertData, Setting
-from shared.sentry_intake.message import SentryEventMessage
 from shared.validation import web_link
 
 # Metric alert actions that mean "it is happening" (``resolved`` means it stopped).

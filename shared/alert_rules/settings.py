@@ -12,7 +12,7 @@ from shared.doors import Reply
 from shared.errors import InvalidInput
 from shared.issue_links.form import AREA_PATH, PROJECT, WORK_ITEM_TYPE, CreateForm, read_create
 from shared.issue_links.schema import TITLE_PREFIX
-from shared.sentry_intake.ui_request import UiRequest
+from shared.messages.ui_request import UiRequest
 
 MAX_PREFIX_LENGTH = 100
 

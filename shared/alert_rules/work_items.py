@@ -26,7 +26,7 @@ from shared.issue_links.create import operations
 from shared.issue_links.form import default_title
 from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, create_once
 from shared.log import log_event
-from shared.sentry_intake.message import SentryEventMessage
+from shared.messages.sentry_event import SentryEventMessage
 from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
 from shared.store.records import Integration, SentryOrg

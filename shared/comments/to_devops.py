@@ -20,7 +20,7 @@ from shared.clients import azure_devops_client
 from shared.comments.text import comment_from_sentry
 from shared.errors import GiveUp
 from shared.http import ApiAuthError, ApiNotFound, ApiRejected
-from shared.sentry_intake.message import SentryEventMessage
+from shared.messages.sentry_event import SentryEventMessage
 from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
 from shared.store.comments import DEVOPS, ClaimLost, Comments
 from shared.store.links import Links

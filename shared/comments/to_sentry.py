@@ -16,10 +16,10 @@ from collections.abc import Callable
 from shared.azure_devops import paths
 from shared.clients import devops_account, sentry_client
 from shared.comments.text import CUT_MARKER, note_from_devops
-from shared.devops_to_sentry.message import SyncMessage
 from shared.errors import ConfigurationError
 from shared.http import ApiError, ApiNotFound
 from shared.log import log_event
+from shared.messages.sync import SyncMessage
 from shared.store.audit import APPLIED, SKIPPED
 from shared.store.comments import DEVOPS, SENTRY, CommentPair, Comments
 from shared.store.records import Integration, Link

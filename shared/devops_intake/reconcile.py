@@ -23,8 +23,8 @@ from shared.azure_devops.hooks import WorkItemUpdate
 from shared.clients import azure_devops_client
 from shared.devops_intake.work_item_updated import remember_queued
 from shared.devops_to_sentry.changes import message_for
-from shared.devops_to_sentry.message import SyncMessage
 from shared.log import log_event
+from shared.messages.sync import SyncMessage
 from shared.store.deliveries import Deliveries
 from shared.store.integrations import Integrations
 from shared.store.records import Integration

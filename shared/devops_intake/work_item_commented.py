@@ -8,13 +8,13 @@ from pydantic import ValidationError
 from shared.azure_devops.hooks import WorkItemCommented
 from shared.devops_intake.delivery import HookDelivery, ignored
 from shared.devops_intake.work_item_updated import queue_once
-from shared.devops_to_sentry.message import (
+from shared.doors import Rejected, Reply
+from shared.messages.sync import (
     MAX_COMMENT_CHARACTERS,
     Delivery,
     DevOpsComment,
     SyncMessage,
 )
-from shared.doors import Rejected, Reply
 from shared.validation import describe_invalid
 
 

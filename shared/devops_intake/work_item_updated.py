@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from shared.azure_devops.hooks import ServiceHookEvent, WorkItemUpdate
 from shared.devops_intake.delivery import HookDelivery, ignored
 from shared.devops_to_sentry.changes import NoChange, change_from_update
-from shared.devops_to_sentry.message import SyncMessage
 from shared.doors import Rejected, Reply
 from shared.errors import StorageUnavailable
 from shared.log import log_event
+from shared.messages.sync import SyncMessage
 from shared.store.deliveries import Deliveries
 from shared.store.keys import delivery_row
 from shared.store.links import Links

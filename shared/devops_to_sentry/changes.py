@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from shared.azure_devops.hooks import ServiceHookEvent, WorkItemUpdate
 from shared.azure_devops.identity import same_identity
-from shared.devops_to_sentry.message import (
+from shared.messages.sync import (
     AssigneeTransition,
     Delivery,
     StateTransition,

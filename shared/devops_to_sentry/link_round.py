@@ -36,7 +36,6 @@ from typing import Protocol
 
 import shared.http
 from shared.clients import BACKGROUND, sentry_client
-from shared.devops_to_sentry.message import SyncMessage
 from shared.devops_to_sentry.rules import (
     NOTHING_TO_DO,
     AssigneeChange,
@@ -49,6 +48,7 @@ from shared.devops_to_sentry.rules import (
 from shared.errors import ConfigurationError, SyncError
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
+from shared.messages.sync import SyncMessage
 from shared.sentry.client import SentryClient
 from shared.store import link_memory
 from shared.store.audit import APPLIED, FAILED, SKIPPED

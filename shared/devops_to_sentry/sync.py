@@ -16,7 +16,6 @@ from shared.clients import azure_devops_client, devops_account
 from shared.comments.to_sentry import carry_comment
 from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
-from shared.devops_to_sentry.message import SyncMessage
 from shared.devops_to_sentry.rules import StateSet
 from shared.doors import consume, read_message
 from shared.errors import (
@@ -29,6 +28,7 @@ from shared.errors import (
 )
 from shared.http import ApiError, ApiRejected
 from shared.log import log_event
+from shared.messages.sync import SyncMessage
 from shared.store.audit import (
     FAILED,
     POISONED,

@@ -18,8 +18,8 @@ from shared.issue_links.form import CreateForm, default_title, description_html,
 from shared.issue_links.link import HYPERLINK_COMMENT, store_link
 from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, create_once
 from shared.log import log_event
+from shared.messages.ui_request import UiRequest
 from shared.sentry.components import linked
-from shared.sentry_intake.ui_request import UiRequest
 
 
 def create(request: UiRequest) -> Reply:

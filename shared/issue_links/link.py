@@ -19,8 +19,8 @@ from shared.http import ApiAuthError, ApiError, ApiNotFound, ApiRejected
 from shared.issue_links import external
 from shared.issue_links.form import WORK_ITEM, comment_html, read_link
 from shared.log import log_event
+from shared.messages.ui_request import UiRequest
 from shared.sentry.components import linked
-from shared.sentry_intake.ui_request import UiRequest
 from shared.store.creations import Creations
 from shared.store.links import Links
 

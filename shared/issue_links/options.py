@@ -14,10 +14,10 @@ from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Rejected, Reply
 from shared.http import ApiNotFound
 from shared.issue_links.form import PROJECT
+from shared.messages.ui_request import UiRequest
 from shared.search.request import DEFAULT_LIMIT, MAX_QUERY_LENGTH
 from shared.search.work_items import search
 from shared.sentry.components import option
-from shared.sentry_intake.ui_request import UiRequest
 
 CACHE_SECONDS = 60.0
 _lock = threading.Lock()

@@ -27,11 +27,11 @@ from shared.alert_rules import settings as alert_settings
 from shared.doors import Rejected, Reply, answer
 from shared.http import deadline
 from shared.issue_links import create, link, options, schema
+from shared.messages.ui_request import Handler, UiRequest
 from shared.router import Router
 from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
 from shared.sentry.signatures import APP_SIGNATURE_HEADER, app_signature_matches
 from shared.sentry_intake.caller import caller
-from shared.sentry_intake.ui_request import Handler, UiRequest
 from shared.store.storage import Storage, get_storage
 from shared.validation import describe_invalid
 

@@ -12,13 +12,13 @@ from pydantic import BaseModel, ValidationError
 
 from shared.doors import Rejected, Reply
 from shared.log import log_event
-from shared.sentry.webhooks import CommentData, EventAlertData, IssueData, MetricAlertData
-from shared.sentry_intake.delivery import SentryDelivery
-from shared.sentry_intake.message import (
+from shared.messages.sentry_event import (
     MAX_COMMENT_CHARACTERS,
     MAX_ENCODED_BYTES,
     SentryEventMessage,
 )
+from shared.sentry.webhooks import CommentData, EventAlertData, IssueData, MetricAlertData
+from shared.sentry_intake.delivery import SentryDelivery
 from shared.validation import describe_invalid
 
 # resource -> (the model of its data, the message field that carries it)

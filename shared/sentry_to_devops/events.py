@@ -21,8 +21,8 @@ from shared.comments.to_devops import apply_comment
 from shared.doors import consume, read_message
 from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
+from shared.messages.sentry_event import SentryEventMessage
 from shared.router import Router
-from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops.issues import apply_issue
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations

@@ -29,8 +29,8 @@ from shared.devops_to_sentry.done_states import DoneStates
 from shared.errors import GiveUp
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
+from shared.messages.sentry_event import SentryEventMessage
 from shared.sentry.shapes import SentryIssue
-from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops import regression
 from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
 from shared.store.audit import APPLIED, FAILED, SKIPPED, AuditEntry, AuditLog

@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.clients import sentry_client
-from shared.devops_to_sentry.message import SyncMessage
 from shared.errors import ConfigurationError, NotFound
 from shared.http import ApiError
 from shared.log import log_event
+from shared.messages.sentry_event import MAX_COMMENT_CHARACTERS, SentryEventMessage, SweepChunk
+from shared.messages.sync import SyncMessage
 from shared.sentry.client import MAX_ISSUES_PER_READ
 from shared.sentry.shapes import SentryIssue
 from shared.sentry.webhooks import Actor, CommentData, Issue, IssueData
-from shared.sentry_intake.message import MAX_COMMENT_CHARACTERS, SentryEventMessage, SweepChunk
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.comments import Comments
 from shared.store.integrations import Integrations

@@ -19,8 +19,8 @@ import SentryComponents
 import SentryEvents
 from shared.doors import RetryLater
 from shared.issue_links.options import forget_cached_options
+from shared.messages.sentry_event import SentryEventMessage
 from shared.sentry.webhooks import EventAlertData, MetricAlertData
-from shared.sentry_intake.message import SentryEventMessage
 from shared.store.audit import AuditLog
 from shared.store.poison import PoisonQueue
 

@@ -319,7 +319,7 @@ def test_done_states_set_show_and_clear(app_env, added):
 
 
 def test_poison_list_replay_and_audit(app_env, added):
-    from shared.devops_to_sentry.message import SyncMessage
+    from shared.messages.sync import SyncMessage
     from shared.store.storage import get_storage
 
     storage = get_storage()

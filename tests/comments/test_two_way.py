@@ -17,8 +17,8 @@ from fakes import FakeAzureDevOps, FakeSentry
 import SentryEvents
 import SyncStatus
 from shared.devops_to_sentry.done_states import forget_cached_states
+from shared.messages.sentry_event import SentryEventMessage
 from shared.sentry.webhooks import Actor, CommentData, IssueData
-from shared.sentry_intake.message import SentryEventMessage
 from shared.sentry_to_devops.issues import forget_cached_type_states
 from shared.store.audit import AuditLog
 

@@ -14,7 +14,7 @@ from conftest import (
     reply_json,
 )
 
-from shared.devops_to_sentry.message import SyncMessage
+from shared.messages.sync import SyncMessage
 
 # fixture -> (status, queued message checks or the reason of a 200)
 FIXTURES = {

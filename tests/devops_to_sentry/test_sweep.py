@@ -15,9 +15,9 @@ from world import World
 import SentryEvents
 import SubscriptionCheck
 from shared.cli import main as cli
-from shared.devops_to_sentry.message import SyncMessage
 from shared.doors import RetryLater
 from shared.maintenance.retention import prune
+from shared.messages.sync import SyncMessage
 from shared.store.audit import AuditEntry, AuditLog
 from shared.sweep import run as sweep
 

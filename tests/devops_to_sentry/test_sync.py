@@ -10,8 +10,8 @@ from fakes import ADO_BASE
 from world import World, to
 
 from shared.devops_to_sentry.done_states import forget_cached_states
-from shared.devops_to_sentry.message import SyncMessage
 from shared.doors import RetryLater
+from shared.messages.sync import SyncMessage
 from shared.store.poison import PoisonQueue
 
 

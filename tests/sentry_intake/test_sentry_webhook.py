@@ -12,7 +12,7 @@ import pytest
 from conftest import DEFAULT_ORG, load_fixture, reply_json, sentry_signature
 
 import SentryWebhook
-from shared.sentry_intake.message import SentryEventMessage
+from shared.messages.sentry_event import SentryEventMessage
 from shared.store.audit import AuditLog
 
 
@@ -277,8 +277,8 @@ def world_sync(rsps):
     def check(hooks: Hooks) -> None:
         from fakes import FakeSentry
 
-        from shared.devops_to_sentry.message import StateTransition, SyncMessage
         from shared.devops_to_sentry.sync import handle_queue_message
+        from shared.messages.sync import StateTransition, SyncMessage
 
         sentry = FakeSentry(
             rsps,

@@ -4,7 +4,7 @@ import json
 
 from shared.azure_devops.hooks import RevisionFields
 from shared.azure_devops.identity import Identity, parse_identity
-from shared.devops_to_sentry.message import AssigneeTransition, StateTransition, SyncMessage
+from shared.messages.sync import AssigneeTransition, StateTransition, SyncMessage
 
 COLLECTION = "0c2f7a51-6b7e-4d4a-8e3c-1f2a3b4c5d6e"
 
