@@ -36,16 +36,21 @@ class Caller:
 
 
 def caller(
-    storage: Storage, integration_id: str | None, slug: str | None, edge: str
+    storage: Storage,
+    integration_id: str | None,
+    slug: str | None,
+    edge: str,
+    max_age: float = INTEGRATION_MAX_AGE,
 ) -> Caller:
     """The integration and organization named, with their client secret; or an unknown
-    caller (``known`` False) whose secret matches no signature."""
+    caller (``known`` False) whose secret matches no signature. ``max_age``: how old a copy
+    read earlier in this process may be (0: read it now)."""
     why = None
     try:
         integration = Integrations(storage).get(
             check_integration_id(integration_id or ""),
             with_orgs=True,
-            max_age=INTEGRATION_MAX_AGE,
+            max_age=max_age,
         )
         org = integration.sentry_org(check_slug(slug or ""))
         if org is None:

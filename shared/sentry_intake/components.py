@@ -88,7 +88,9 @@ def _handle(
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     storage = storage or get_storage()
-    who = caller(storage, integration_id, slug, EDGE)
+    # Read now: a person waits on it anyway, and what they do (link, create) must follow a
+    # setting or an organization changed with the CLI a moment ago.
+    who = caller(storage, integration_id, slug, EDGE, max_age=0)
     is_get = method.upper() == "GET"
     signed = b"" if is_get else body
     if not app_signature_matches(who.secret, signed, headers.get(APP_SIGNATURE_HEADER)):

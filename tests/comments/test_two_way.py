@@ -440,3 +440,20 @@ def test_lost_note_webhooks_are_repaired_by_the_sweep_once(world):
     _sweep(world)
     assert world.ado.comments[13] == {}
     assert len([c for c in world.ado.calls if c.method == "POST" and "/comments" in c.path]) == 1
+
+
+def test_a_sweep_racing_an_azure_devops_change_on_its_way_does_not_flip_it_back(world):
+    """Interleaving: the work item was closed (Sentry resolved to match), then reopened in
+    Azure DevOps; that webhook is still on its way when the sweep runs. Sentry is where our
+    side put it, so the sweep carries nothing back: no flip-flop."""
+    _sweep(world)  # the sweep's first look: Sentry unresolved
+    world.devops_state("Active", "Closed", by="ann@contoso.com")
+    assert world.sentry.issues[ISSUE]["status"] == "resolved"  # changed since that look
+    world.ado.work_items[13]["System.State"] = "Active"  # reopened; its webhook is late
+    _sweep(world)
+    assert world.ado.work_items[13]["System.State"] == "Active"
+    assert _patches(world) == []
+    world.devops_state("Closed", "Active", by="ann@contoso.com")  # the late webhook
+    assert world.sentry.issues[ISSUE]["status"] == "unresolved"
+    _sweep(world)
+    assert world.ado.work_items[13]["System.State"] == "Active" and _patches(world) == []
