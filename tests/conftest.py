@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -106,10 +107,43 @@ def app_env(
     from shared.store.integrations import forget_cached_integrations
 
     forget_cached_integrations()
+    _only_ranges(monkeypatch)
     yield env
     text = "\n".join(record.getMessage() for record in caplog.records)
     for secret in env.secrets:
         assert secret not in text, "a secret appeared in the logs"
+
+
+# The query shapes Table Storage answers from its index: a point read (get_entity) or one
+# RowKey range of one partition, possibly with a column filter on top. Azure documents that
+# an ``or`` on RowKey, or a partition with no RowKey bound, is a scan of the partition; Azurite
+# does not show the cost. The one scan allowed builds the integration index, once.
+_RANGE_SHAPES = (
+    re.compile(r"^PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi( and [A-Za-z]+ (eq|lt|ge|gt) @\w+)?$"),
+    re.compile(r"^PartitionKey eq @pk and RowKey gt @cut$"),
+    re.compile(r"^RowKey eq @rk$"),  # Integrations._build_index, when the index is empty
+)
+
+
+def _only_ranges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every query the code sends has a range shape (a test fails on any other)."""
+    from azure.data.tables import TableClient
+
+    query = TableClient.query_entities
+
+    def checked(self, query_filter: str, **kwargs):  # type: ignore[no-untyped-def]
+        import traceback
+
+        caller = traceback.extract_stack()[-2]
+        if "/shared/" in caller.filename:  # the app's queries; tests may look as they like
+            assert any(shape.match(query_filter) for shape in _RANGE_SHAPES), (
+                f"a query that scans: {query_filter!r} ({caller.filename}:{caller.lineno})"
+            )
+            if query_filter.startswith("RowKey eq"):
+                assert caller.name == "_build_index", "a table scan outside the index build"
+        return query(self, query_filter, **kwargs)
+
+    monkeypatch.setattr(TableClient, "query_entities", checked)
 
 
 def load_fixture(name: str) -> dict:

@@ -31,6 +31,9 @@ class AuditEntry:
     attempt: int | None = None
 
 
+MAX_SCANNED = 20_000  # audit rows looked through for one work item's history
+
+
 class AuditLog:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
@@ -62,18 +65,20 @@ class AuditLog:
         self, integration_id: str, work_item_id: int | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Newest first."""
-        query = "PartitionKey eq @pk"
-        params: dict[str, Any] = {"pk": integration_id}
-        if work_item_id is not None:
-            query += " and WorkItemId eq @wi"
-            params["wi"] = work_item_id
+        # Newest first, one RowKey range; for one work item the newest ``MAX_SCANNED`` rows
+        # are looked through, not the whole 90 days (a filter on a column scans).
+        query = "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi"
+        params: dict[str, Any] = {"pk": integration_id, "lo": "", "hi": "~"}
         rows: list[dict[str, Any]] = []
+        scanned = 0
         with storage_errors():
             for entity in self._storage.table(AUDIT).query_entities(
-                query, parameters=params, results_per_page=min(limit, 1000)
+                query, parameters=params, results_per_page=1000 if work_item_id else min(limit, 1000)
             ):
-                rows.append(_public(entity))
-                if len(rows) >= limit:
+                scanned += 1
+                if work_item_id is None or entity.get("WorkItemId") == work_item_id:
+                    rows.append(_public(entity))
+                if len(rows) >= limit or scanned >= MAX_SCANNED:
                     break
         return rows
 

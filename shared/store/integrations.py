@@ -38,6 +38,8 @@ from shared.validation import check_base_url, check_integration_id, check_resolu
 
 # How stale a cached integration row may be where callers accept one (``max_age``).
 INTEGRATION_MAX_AGE = 30.0
+# One row per integration, so that listing them is one RowKey range, not a table scan.
+INDEX_PARTITION = "~integrations"
 
 _clock = time.monotonic
 _recent: dict[tuple[int, str, bool], tuple[float, Any]] = {}
@@ -91,6 +93,7 @@ class Integrations:
             "CreatedAt": _now(),
         }
         with storage_errors():
+            self._table.upsert_entity({"PartitionKey": INDEX_PARTITION, "RowKey": integration_id})
             try:
                 self._table.create_entity(entity)
             except ResourceExistsError:
@@ -148,9 +151,11 @@ class Integrations:
                 except ResourceNotFoundError:
                     raise IntegrationNotFound(integration_id) from None
                 return integration_from(entity)
+            # One RowKey range: the integration row, its repositories and Sentry organizations.
             rows = list(
                 self._table.query_entities(
-                    "PartitionKey eq @pk", parameters={"pk": integration_id}
+                    "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                    parameters={"pk": integration_id, "lo": INTEGRATION_ROW, "hi": "sentry;"},
                 )
             )
         main = next((row for row in rows if row["RowKey"] == INTEGRATION_ROW), None)
@@ -169,16 +174,42 @@ class Integrations:
         return integration_from(main, orgs)
 
     def list_all(self, *, include_removed: bool = False) -> list[Integration]:
+        """Every integration: the index partition (one RowKey range), then each one's row.
+        An index missing rows (integrations registered before it existed) is completed from
+        one scan of the table, once."""
         with storage_errors():
-            rows = list(
-                self._table.query_entities(
-                    "RowKey eq @rk", parameters={"rk": INTEGRATION_ROW}
+            ids = [
+                row["RowKey"]
+                for row in self._table.query_entities(
+                    "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                    parameters={"pk": INDEX_PARTITION, "lo": "", "hi": "~"},
+                    select=["RowKey"],
                 )
-            )
-        integrations = [integration_from(row) for row in rows]
+            ]
+            if not ids:
+                ids = self._build_index()
+            integrations = []
+            for integration_id in ids:
+                try:
+                    row = self._table.get_entity(integration_id, INTEGRATION_ROW)
+                except ResourceNotFoundError:
+                    continue
+                integrations.append(integration_from(row))
         return sorted(
             (i for i in integrations if include_removed or not i.removed), key=lambda i: i.id
         )
+
+    def _build_index(self) -> list[str]:
+        """The index from the integration rows themselves (a scan: once, when it is empty)."""
+        ids = sorted(
+            row["PartitionKey"]
+            for row in self._table.query_entities(
+                "RowKey eq @rk", parameters={"rk": INTEGRATION_ROW}, select=["PartitionKey"]
+            )
+        )
+        for integration_id in ids:
+            self._table.upsert_entity({"PartitionKey": INDEX_PARTITION, "RowKey": integration_id})
+        return ids
 
     def remove(self, integration_id: str) -> None:
         """Tombstone the integration (the webhook then answers 410) and drop its links.

@@ -112,24 +112,6 @@ class LinkMemoryStore:
                     )
         return links, marks
 
-    def recent(self, integration_id: str, since: datetime) -> tuple[list[Link], set[str]]:
-        """Links written since ``since``, newest first, and the link rows with a repair mark."""
-        links: list[Link] = []
-        marked: set[str] = set()
-        lo, hi = WORK_ITEM_ROWS
-        with storage_errors():
-            rows = self._storage.table(LINKS).query_entities(
-                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi and Timestamp ge @since",
-                parameters={"pk": integration_id, "lo": lo, "hi": hi, "since": since},
-            )
-            for row in rows:
-                if "SentryOrg" in row:
-                    links.append(link_from_row(row))
-                elif (link_row := marked_link_row(row["RowKey"])) is not None:
-                    marked.add(link_row)
-        links.sort(key=lambda link: link.touched_at or since, reverse=True)
-        return links, marked
-
     def page(
         self, integration_id: str, after: str | None, rows: int
     ) -> tuple[list[Link], set[str], dict[str, str], str | None]:

@@ -15,7 +15,7 @@ from shared.store.keys import (
     WORK_ITEM_ROWS,
     issue_prefix,
     issue_row,
-    links_range,
+    links_and_markers_range,
     prefix_range,
     work_item_row,
 )
@@ -120,7 +120,7 @@ class Links:
         """Every row of a removed integration's partition: links and their markers."""
         with storage_errors():
             rows = self._table.query_entities(
-                "PartitionKey eq @pk", parameters={"pk": integration_id}, select=["RowKey"]
+                _RANGE, parameters={"pk": integration_id, "lo": "", "hi": "~"}, select=["RowKey"]
             )
             delete_rows(self._table, integration_id, [row["RowKey"] for row in rows])
 
@@ -131,20 +131,20 @@ class Links:
     def with_rows(
         self, integration_id: str, work_item_id: int, row_keys: list[str]
     ) -> tuple[list[Link], set[str]]:
-        """The work item's links and which of ``row_keys`` (its markers) exist: one query."""
-        lo, hi = links_range(work_item_id)
-        query = "PartitionKey eq @pk and ( ( RowKey ge @lo and RowKey lt @hi )"
-        params = {"pk": integration_id, "lo": lo, "hi": hi}
-        for index, key in enumerate(row_keys):
-            query += f" or RowKey eq @k{index}"
-            params[f"k{index}"] = key
-        query += " )"
+        """The work item's links and which of ``row_keys`` (its markers) exist: one RowKey
+        range (the links, repair marks and delivery markers of one work item). An ``or`` of
+        point keys would make Table Storage scan the whole partition."""
+        lo, hi = links_and_markers_range(work_item_id)
+        wanted = set(row_keys)
         links, found = [], set()
         with storage_errors():
-            for row in self._table.query_entities(query, parameters=params):
+            rows = self._table.query_entities(
+                _RANGE, parameters={"pk": integration_id, "lo": lo, "hi": hi}
+            )
+            for row in rows:
                 if "SentryOrg" in row:
                     links.append(link_from_row(row))
-                else:
+                elif row["RowKey"] in wanted:
                     found.add(row["RowKey"])
         return links, found
 
