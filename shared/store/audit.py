@@ -71,9 +71,10 @@ class AuditLog:
         params: dict[str, Any] = {"pk": integration_id, "lo": "", "hi": "~"}
         rows: list[dict[str, Any]] = []
         scanned = 0
+        page = 1000 if work_item_id else min(limit, 1000)
         with storage_errors():
             for entity in self._storage.table(AUDIT).query_entities(
-                query, parameters=params, results_per_page=1000 if work_item_id else min(limit, 1000)
+                query, parameters=params, results_per_page=page
             ):
                 scanned += 1
                 if work_item_id is None or entity.get("WorkItemId") == work_item_id:
