@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from shared.azure_devops.client import AzureDevOpsClient
-from shared.azure_devops.code_client import CodeClient
 from shared.azure_devops.paths import release_base_url, search_base_url
 from shared.credentials import token_from_setting
 from shared.errors import ConfigurationError
 from shared.http import ApiError, RetryPolicy
 from shared.sentry.client import SentryClient
 from shared.store.records import Integration, SentryOrg
+
+if TYPE_CHECKING:
+    from shared.azure_devops.code_client import CodeClient
 
 BACKGROUND = RetryPolicy()
 INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)
@@ -58,6 +60,8 @@ def azure_devops_client(
 def azure_devops_code_client(integration: Integration, *, releases: bool = False) -> CodeClient:
     """Git and build calls on the organization's host; Classic Release calls
     (``releases=True``) on the release host."""
+    from shared.azure_devops.code_client import CodeClient  # only ReleaseSync needs it
+
     base = release_base_url(integration.base_url) if releases else integration.base_url
     return _ado(base, integration.pat_setting, BACKGROUND, CodeClient)
 

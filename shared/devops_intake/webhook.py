@@ -27,7 +27,7 @@ from shared.azure_devops.fields import (
 )
 from shared.azure_devops.hooks import ServiceHookEvent
 from shared.credentials import presented_secrets, secret_matches
-from shared.devops_intake import code_events, work_item_commented, work_item_updated
+from shared.devops_intake import work_item_commented, work_item_updated
 from shared.devops_intake.delivery import Handler, HookDelivery, ignored
 from shared.doors import Rejected, Reply, answer
 from shared.errors import IntegrationNotFound, IntegrationRemoved
@@ -39,12 +39,25 @@ from shared.validation import describe_invalid
 
 MAX_BODY_BYTES = 2 * 1024 * 1024  # Azure DevOps' own payload limit
 
+
+
+def _code_event(name: str) -> Handler:
+    """Pushes and deployments: imported on the first one (most deliveries are work items)."""
+
+    def handler(delivery: HookDelivery) -> Reply:
+        from shared.devops_intake import code_events
+
+        return getattr(code_events, name)(delivery)
+
+    return handler
+
+
 ROUTES: Router[Handler] = Router()
 ROUTES.add(WORK_ITEM_UPDATED, work_item_updated.handle)
 ROUTES.add(WORK_ITEM_COMMENTED, work_item_commented.handle)
-ROUTES.add(GIT_PUSH, code_events.push)
-ROUTES.add(DEPLOYMENT_COMPLETED, code_events.classic_deploy)
-ROUTES.add(STAGE_STATE_CHANGED, code_events.stage_completed)
+ROUTES.add(GIT_PUSH, _code_event("push"))
+ROUTES.add(DEPLOYMENT_COMPLETED, _code_event("classic_deploy"))
+ROUTES.add(STAGE_STATE_CHANGED, _code_event("stage_completed"))
 
 
 def handle_delivery(

@@ -13,7 +13,6 @@ import logging
 
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.clients import azure_devops_client, devops_account
-from shared.comments.to_sentry import carry_comment
 from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
 from shared.devops_to_sentry.rules import StateSet
@@ -106,6 +105,8 @@ class Syncer:
             if not integration.sync.comments:
                 self.record(message, SKIPPED, "none", "comment sync is off")
                 return
+            from shared.comments.to_sentry import carry_comment  # on the first comment only
+
             failures = carry_comment(self._storage, integration, message, links, self.record)
             if failures:
                 raise NotApplied(failures)

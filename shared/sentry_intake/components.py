@@ -23,10 +23,9 @@ from collections.abc import Mapping
 
 from pydantic import ValidationError
 
-from shared.alert_rules import settings as alert_settings
 from shared.doors import Rejected, Reply, answer
 from shared.http import deadline
-from shared.issue_links import create, link, options, schema
+from shared.issue_links import schema
 from shared.messages.ui_request import Handler, UiRequest
 from shared.router import Router
 from shared.sentry.components import AlertRuleSettingsRequest, IssueLinkRequest, SelectRequest
@@ -44,15 +43,45 @@ MAX_BODY_BYTES = 256 * 1024
 # rather than Sentry's timeout.
 DEADLINE_SECONDS = 15.0
 
-# "<method>.<component>.<action>"
+# "<method>.<component>.<action>". Each form's handler is imported on its first request, not
+# at cold start (a select field's options never load the create form's code).
+
+
+def _link(request: UiRequest) -> Reply:
+    from shared.issue_links.link import link
+
+    return link(request)
+
+
+def _create(request: UiRequest) -> Reply:
+    from shared.issue_links.create import create
+
+    return create(request)
+
+
+def _options(name: str) -> Handler:
+    def handler(request: UiRequest) -> Reply:
+        from shared.issue_links import options
+
+        return getattr(options, name)(request)
+
+    return handler
+
+
+def _alert_settings(request: UiRequest) -> Reply:
+    from shared.alert_rules.settings import check
+
+    return check(request)
+
+
 ROUTES: Router[Handler] = Router()
-ROUTES.add(f"post.{schema.ISSUE_LINK}.link", link.link)
-ROUTES.add(f"post.{schema.ISSUE_LINK}.create", create.create)
-ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.WORK_ITEMS}", options.work_items)
-ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.PROJECTS}", options.projects)
-ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.TYPES}", options.work_item_types)
-ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.AREAS}", options.area_paths)
-ROUTES.add(f"post.{schema.ALERT_RULE}.settings", alert_settings.check)
+ROUTES.add(f"post.{schema.ISSUE_LINK}.link", _link)
+ROUTES.add(f"post.{schema.ISSUE_LINK}.create", _create)
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.WORK_ITEMS}", _options("work_items"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.PROJECTS}", _options("projects"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.TYPES}", _options("work_item_types"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.AREAS}", _options("area_paths"))
+ROUTES.add(f"post.{schema.ALERT_RULE}.settings", _alert_settings)
 
 
 def handle_component(

@@ -15,31 +15,52 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from shared.alert_rules.work_items import create_for_alert
-from shared.comments.to_devops import apply_comment
 from shared.doors import consume, read_message
 from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
 from shared.messages.sentry_event import SentryEventMessage
 from shared.router import Router
-from shared.sentry_to_devops.issues import apply_issue
 from shared.store.audit import SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import SENTRY, Storage, get_storage
-from shared.sweep.run import SWEEP, Sweep
 from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sentry_events"
 
 Handler = Callable[[Storage, Integration, SentryOrg, SentryEventMessage], None]
+SWEEP = "sweep"  # the resource of a sweep chunk message (shared.sweep.run)
+
+# Each branch is imported when its first message arrives, not at cold start: an instance that
+# never sees an alert never loads the alert rules.
+
+
+def _issue(storage: Storage, integration: Integration, org: SentryOrg, message: Any) -> None:
+    from shared.sentry_to_devops.issues import apply_issue
+
+    apply_issue(storage, integration, org, message)
+
+
+def _comment(storage: Storage, integration: Integration, org: SentryOrg, message: Any) -> None:
+    from shared.comments.to_devops import apply_comment
+
+    apply_comment(storage, integration, org, message)
+
+
+def _alert(storage: Storage, integration: Integration, org: SentryOrg, message: Any) -> None:
+    from shared.alert_rules.work_items import create_for_alert
+
+    create_for_alert(storage, integration, org, message)
+
+
 ROUTES: Router[Handler] = Router()
-ROUTES.add("issue", apply_issue)
-ROUTES.add("comment", apply_comment)
-ROUTES.add("event_alert", create_for_alert)
-ROUTES.add("metric_alert", create_for_alert)
+ROUTES.add("issue", _issue)
+ROUTES.add("comment", _comment)
+ROUTES.add("event_alert", _alert)
+ROUTES.add("metric_alert", _alert)
 
 
 def handle_sentry_event(text: str, dequeue_count: int, storage: Storage | None = None) -> None:
@@ -63,6 +84,8 @@ def _apply(storage: Storage, message: SentryEventMessage) -> None:
         _skip(storage, message.integration_id, message, str(exc))
         return
     if message.resource == SWEEP and message.sweep is not None:
+        from shared.sweep.run import Sweep
+
         Sweep(storage).run_queued(integration, message.sweep)
         return
     org = integration.sentry_org(message.org)

@@ -53,7 +53,7 @@ from shared.sweep.rules import (
 
 CHUNK_ROWS = 2000
 RATE_FLOOR = 3  # calls left in Sentry's window below which a chunk stops and waits
-SWEEP = "sweep"
+SWEEP = "sweep"  # as shared.sentry_to_devops.events routes it
 
 
 @dataclass(frozen=True)
