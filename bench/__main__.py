@@ -576,6 +576,82 @@ def bench_releases(commits: int = 100) -> list[Row]:
     return rows
 
 
+def bench_links(counts: tuple[int, ...] = (1, 10, 100), delay: float = 0.02) -> list[Row]:
+    """One work item change with 1, 10 and 100 links through SyncStatus against Azurite, with
+    a fake Sentry answering each call in ``delay`` seconds: wall time with the links settled
+    one after another (``LINK_WORKERS`` 1, the baseline) and side by side, in the same run."""
+    import responses
+    from fakes import FakeAzureDevOps, FakeSentry
+
+    from shared.devops_to_sentry import sync
+    from shared.messages.sync import StateTransition, SyncMessage
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
+    from shared.store.storage import get_storage
+
+    azurite = start_azurite(ROOT)
+    rows: list[Row] = []
+    parallel = sync.LINK_WORKERS
+    try:
+        for count in counts:
+            suffix = uuid.uuid4().hex[:8]
+            os.environ.update({
+                "AzureWebJobsStorage": azurite.connection_string, "TABLE_PREFIX": f"l{suffix}",
+                "SYNC_QUEUE_NAME": f"links-{suffix}", "BENCH_PAT": "bench-pat",
+                "BENCH_TOKEN": "bench-token",
+            })  # fmt: skip
+            storage = get_storage()
+            timings = {}
+            with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+                rsps.add_passthru("http://127.0.0.1:")
+                Integrations(storage).add(
+                    COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/",
+                    pat_setting="BENCH_PAT",
+                )  # fmt: skip
+                SentryOrgs(storage).add(
+                    COLLECTION, slug="acme", base_url="https://sentry.example/",
+                    token_setting="BENCH_TOKEN",
+                )  # fmt: skip
+                FakeAzureDevOps(rsps, "bench-pat")
+                sentry = FakeSentry(rsps, "https://sentry.example/", "acme", "bench-token")
+                answer = sentry._issue
+
+                def slow(request: Any, answer: Any = answer) -> Any:
+                    time.sleep(delay)
+                    return answer(request)
+
+                sentry._issue = slow  # type: ignore[method-assign]
+                for work_item, workers in ((7, 1), (8, parallel)):
+                    for n in range(count):
+                        issue = str(work_item * 1000 + n)
+                        sentry.add_issue(issue)
+                        Links(storage).add(COLLECTION, work_item, "acme", issue)
+                    message = SyncMessage(
+                        integration_id=COLLECTION, work_item_id=work_item, rev=2,
+                        project_name="Fabrikam", work_item_type="Bug",
+                        state=StateTransition(old="Active", new="Closed"),
+                    )  # fmt: skip
+                    sync.LINK_WORKERS = workers
+                    started = time.perf_counter()
+                    sync.handle_queue_message(message.encode(), 1, storage)
+                    timings[workers] = time.perf_counter() - started
+                    assert all(
+                        sentry.issues[str(work_item * 1000 + n)]["status"] == "resolved"
+                        for n in range(count)
+                    )
+            rows.append((
+                f"8. one change, {count} link(s), Sentry answering in {delay * 1000:.0f} ms",
+                f"{timings[parallel] * 1000:.0f} ms side by side vs {timings[1] * 1000:.0f} ms "
+                f"one by one: {timings[1] / timings[parallel]:.1f}x faster",
+                "100 links < 1 s",
+            ))  # fmt: skip
+    finally:
+        sync.LINK_WORKERS = parallel
+        azurite.stop()
+    return rows
+
+
 def bench_sweep(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> list[Row]:
     """The sweep of every link (``reconcile``) against a fake Sentry, on in-memory storage:
     Sentry calls, table calls and time for a first look, for a round where nothing changed,
@@ -722,7 +798,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument(
         "--only",
-        choices=["cpu", "burst", "economy", "import", "sentry", "releases", "sweep"],
+        choices=["cpu", "burst", "economy", "import", "sentry", "releases", "sweep", "links"],
         help="run one part only",
     )
     args = parser.parse_args(argv)
@@ -740,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
         "sentry": lambda: bench_sentry(args.events),
         "releases": lambda: bench_releases(20) + bench_releases(100),
         "sweep": lambda: bench_sweep(),
+        "links": lambda: bench_links(),
     }
     for name, part in parts.items():
         if args.only in (None, name):

@@ -162,6 +162,10 @@ class ApiClient:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.policy = policy or RetryPolicy()
         self._session = requests.Session()
+        # Links of one message are settled side by side: enough pooled connections for them.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
         self._session.headers.update(headers)
         self._lock = threading.Lock()
         self._not_before = 0.0  # monotonic time before which we hold back (pacing)

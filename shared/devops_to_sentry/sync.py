@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.clients import azure_devops_client, devops_account
@@ -43,6 +45,7 @@ from shared.store.storage import Storage, get_storage
 from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sync"
+LINK_WORKERS = 16  # links of one message settled at once (mostly waiting on Sentry)
 
 
 class NotApplied(SyncError):
@@ -84,6 +87,7 @@ class Syncer:
         self._memory = LinkMemoryStore(storage)
         self._audit = AuditLog(storage)
         self._states: StateSet | None = None
+        self._states_lock = threading.Lock()
         self._rounds = LinkRounds(self._memory, self.record, self._states_for, self._is_echo)
 
     def apply(self, message: SyncMessage, dequeue_count: int) -> None:
@@ -121,13 +125,11 @@ class Syncer:
                 )
                 raise NotApplied([exc]) from exc
 
-        failures: list[Exception] = []
-        for link in links:
+        def settle(link: Link) -> Exception | None:
             mark = next((m for m in marks if m.link_row == link.row_key), None)
             try:
                 self._rounds.settle(integration, message, link, mark, dequeue_count)
             except (ApiError, ConfigurationError, StorageUnavailable, LinkBusy, LinkChanged) as exc:
-                failures.append(exc)
                 self.record(
                     message,
                     FAILED,
@@ -137,6 +139,17 @@ class Syncer:
                     error=exc,
                     attempt=dequeue_count,
                 )
+                return exc
+            return None
+
+        # Each link is its own round under its own lease, so links go side by side (bounded):
+        # a work item with 100 links waits for the slowest few, not for the sum.
+        if len(links) > 1 and LINK_WORKERS > 1:
+            with ThreadPoolExecutor(max_workers=min(LINK_WORKERS, len(links))) as pool:
+                outcomes = list(pool.map(settle, links))
+        else:
+            outcomes = [settle(link) for link in links]
+        failures = [exc for exc in outcomes if exc is not None]
         if failures:
             raise NotApplied(failures)
 
@@ -175,10 +188,12 @@ class Syncer:
         )
 
     def _states_for(self, integration: Integration, message: SyncMessage) -> StateSet:
-        """The done-states for the message's work item, read once per run."""
-        if self._states is None:
-            self._states = self._done_states(integration, message)
-        return self._states
+        """The done-states for the message's work item, read once per run (links settled
+        side by side share it)."""
+        with self._states_lock:
+            if self._states is None:
+                self._states = self._done_states(integration, message)
+            return self._states
 
     def _done_states(self, integration: Integration, message: SyncMessage) -> StateSet:
         project, work_item_type = message.project_name, message.work_item_type
