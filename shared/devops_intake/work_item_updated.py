@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from pydantic import ValidationError
 
 from shared.azure_devops.hooks import ServiceHookEvent, WorkItemUpdate
 from shared.devops_intake.delivery import HookDelivery, ignored
 from shared.devops_to_sentry.changes import NoChange, change_from_update
 from shared.doors import Rejected, Reply
-from shared.errors import StorageUnavailable
 from shared.log import log_event
 from shared.messages.sync import SyncMessage
 from shared.store.deliveries import Deliveries
-from shared.store.keys import delivery_row
 from shared.store.links import Links
 from shared.store.storage import Storage
 from shared.validation import describe_invalid
@@ -36,25 +32,17 @@ def handle(delivery: HookDelivery) -> Reply:
 
 
 def queue_once(delivery: HookDelivery, message: SyncMessage) -> Reply:
-    """Queue ``message`` for SyncStatus unless the work item is not linked or the same change
-    was queued before (its delivery marker, read with the links in one query)."""
+    """Queue ``message`` for SyncStatus if the work item is linked: one RowKey range read (its
+    links) and one queue put. A redelivery is queued again and changes nothing there:
+    SyncStatus applies each revision once (the link's memory), and a comment is carried once
+    (its stored pair; Sentry refuses the same note twice within an hour). No marker is read or
+    written: its cost grew with the work item's revisions, and it bought nothing SyncStatus
+    does not already guarantee."""
     event, storage, integration = delivery.event, delivery.storage, delivery.integration
     work_item_id = message.work_item_id
-    comment = message.comment is not None
-    links, seen = Links(storage).with_rows(
-        integration.id, work_item_id, [delivery_row(work_item_id, message.rev, comment)]
-    )
-    if not links:
+    if not Links(storage).for_work_item(integration.id, work_item_id):
         return ignored(event, "work item is not linked to a Sentry issue", work_item_id)
-    if seen:
-        return ignored(event, "duplicate delivery", work_item_id)
-
     storage.send(message.encode())
-    try:
-        remember_queued(storage, message)
-    except StorageUnavailable as exc:
-        # The change is queued; a missing marker costs at most a duplicate message later.
-        log_event("webhook.marker_failed", logging.WARNING, error=str(exc))
     log_event(
         "webhook.queued",
         integration=integration.id,
@@ -62,7 +50,7 @@ def queue_once(delivery: HookDelivery, message: SyncMessage) -> Reply:
         rev=message.rev,
         state=message.state is not None,
         assignee=message.assignee is not None,
-        comment=comment,
+        comment=message.comment is not None,
     )
     return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": message.rev})
 

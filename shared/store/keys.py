@@ -104,12 +104,6 @@ def links_range(work_item_id: int) -> tuple[str, str]:
     return prefix, prefix + MARKER
 
 
-def links_and_markers_range(work_item_id: int) -> tuple[str, str]:
-    """A work item's links, repair marks and delivery markers (not what the sweep saw)."""
-    prefix = work_item_prefix(work_item_id)
-    return prefix, prefix + _DELIVERY[:-1] + ";"
-
-
 def links_and_repairs_range(work_item_id: int) -> tuple[str, str]:
     """A work item's links and repair marks, without its delivery markers."""
     prefix = work_item_prefix(work_item_id)

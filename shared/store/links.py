@@ -15,7 +15,7 @@ from shared.store.keys import (
     WORK_ITEM_ROWS,
     issue_prefix,
     issue_row,
-    links_and_markers_range,
+    links_range,
     prefix_range,
     work_item_row,
 )
@@ -125,28 +125,13 @@ class Links:
             delete_rows(self._table, integration_id, [row["RowKey"] for row in rows])
 
     def for_work_item(self, integration_id: str, work_item_id: int) -> list[Link]:
-        """Every Sentry issue linked to the work item (one range query in one partition)."""
-        return self.with_rows(integration_id, work_item_id, [])[0]
-
-    def with_rows(
-        self, integration_id: str, work_item_id: int, row_keys: list[str]
-    ) -> tuple[list[Link], set[str]]:
-        """The work item's links and which of ``row_keys`` (its markers) exist: one RowKey
-        range (the links, repair marks and delivery markers of one work item). An ``or`` of
-        point keys would make Table Storage scan the whole partition."""
-        lo, hi = links_and_markers_range(work_item_id)
-        wanted = set(row_keys)
-        links, found = [], set()
+        """Every Sentry issue linked to the work item (one RowKey range: its links only)."""
+        lo, hi = links_range(work_item_id)
         with storage_errors():
             rows = self._table.query_entities(
                 _RANGE, parameters={"pk": integration_id, "lo": lo, "hi": hi}
             )
-            for row in rows:
-                if "SentryOrg" in row:
-                    links.append(link_from_row(row))
-                elif row["RowKey"] in wanted:
-                    found.add(row["RowKey"])
-        return links, found
+            return [link_from_row(row) for row in rows if "SentryOrg" in row]
 
     def for_issue(self, integration_id: str, slug: str, issue_id: str) -> list[Link]:
         """Every work item linked to the Sentry issue (one range query in one partition)."""

@@ -148,24 +148,38 @@ def test_unlinked_work_item_is_acknowledged_and_not_queued(app_env, register):
     assert app_env.queued() == []
 
 
-def test_same_delivery_twice_is_queued_once(app_env, linked):
-    payload = _updated(linked.id)
-    first = http_post(payload, basic_auth(linked.secret))
-    second = http_post(payload, basic_auth(linked.secret))
-    assert first.status_code == 202
-    assert second.status_code == 200
-    assert reply_json(second)["reason"] == "duplicate delivery"
-    assert len(app_env.queued()) == 1
+def test_a_redelivery_is_queued_again_and_applied_once(app_env, linked, rsps):
+    """No marker: the webhook is one range read and one put. The same revision delivered
+    twice (an Azure DevOps retry, or another subscription) is queued twice, and SyncStatus
+    applies it once (the link's memory)."""
+    import azure.functions.queue as func_queue
+    from fakes import FakeAzureDevOps, FakeSentry
 
+    import SyncStatus
+    from shared.devops_to_sentry.done_states import forget_cached_states
 
-def test_same_revision_from_another_subscription_is_queued_once(app_env, linked):
+    forget_cached_states()
+    FakeAzureDevOps(rsps, linked.pat)
+    sentry = FakeSentry(rsps, f"https://{DEFAULT_ORG}.sentry.example/", DEFAULT_ORG,
+                        linked.tokens[DEFAULT_ORG])  # fmt: skip
+    sentry.add_issue("1001")
     first = _updated(linked.id)
-    second = _updated(
-        linked.id, subscriptionId="9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", notificationId=99
-    )
-    assert http_post(first, basic_auth(linked.secret)).status_code == 202
-    assert http_post(second, basic_auth(linked.secret)).status_code == 200
-    assert len(app_env.queued()) == 1
+    first["resource"]["fields"]["System.State"] = {"oldValue": "Active", "newValue": "Closed"}
+    first["resource"]["revision"]["fields"]["System.State"] = "Closed"
+    again = {
+        **first,
+        "subscriptionId": "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a",
+        "notificationId": 99,
+    }
+    for payload in (first, first, again):
+        assert http_post(payload, basic_auth(linked.secret)).status_code == 202
+    queued = app_env.queued()
+    assert len(queued) == 3
+    for message in queued:
+        SyncStatus.main(
+            func_queue.QueueMessage(id="m", body=json.dumps(message).encode(), dequeue_count=1)
+        )
+    assert len(sentry.writes) == 1
 
 
 def test_next_revision_is_queued(app_env, linked):
