@@ -587,6 +587,148 @@ def bench_releases(commits: int = 100) -> list[Row]:
     return rows
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(url: str, body: bytes, headers: dict[str, str], requests_total: int, connections: int
+          ) -> tuple[float, float, str]:  # fmt: skip
+    """Acks/s and p99 (ms) of ``requests_total`` POSTs at ``connections``: with wrk when it is
+    installed (a separate, light load generator), else with Python threads."""
+    import shutil
+
+    if shutil.which("wrk"):
+        import tempfile
+
+        lua = "wrk.method = 'POST'\n" + f"wrk.body = {json.dumps(body.decode())}\n" + "".join(
+            f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in headers.items()
+        )
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(lua)
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", "-d8s", "--latency", "-s", script.name, url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])
+        p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99[2]]
+        return rate, float(p99[1]) * scale, "wrk"
+    import requests
+
+    local = threading.local()
+
+    def post(_: int) -> float:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        start = time.perf_counter()
+        response = session.post(url, data=body, headers=headers, timeout=30)
+        assert response.status_code in (200, 202), response.text
+        return time.perf_counter() - start
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        latencies = sorted(pool.map(post, range(requests_total)))
+    rate = requests_total / (time.perf_counter() - started)
+    return rate, latencies[int(len(latencies) * 0.99) - 1] * 1000, "Python threads"
+
+
+def bench_acks(requests_total: int = 2000, connections: int = 16) -> list[Row]:
+    """Acknowledgements side by side in one run through devhost and Azurite: the yardstick
+    (``bench/AckLimit``: parse the body, one queue put, same SDK and host), WorkItemWebhook
+    (a linked change) and SentryWebhook (a signed issue event). App CPU per request is the
+    host process's CPU, storage SDK included; queue functions are switched off."""
+    import hashlib
+    import hmac
+    import shutil
+    import tempfile
+
+    from shared.store.integrations import Integrations
+    from shared.store.links import Links
+    from shared.store.sentry_orgs import SentryOrgs
+    from shared.store.storage import get_storage
+
+    azurite = start_azurite(ROOT)
+    suffix = uuid.uuid4().hex[:8]
+    os.environ.update({
+        "AzureWebJobsStorage": azurite.connection_string, "SYNC_QUEUE_NAME": f"acks-{suffix}",
+        "SENTRY_QUEUE_NAME": f"sacks-{suffix}", "TABLE_PREFIX": f"a{suffix}",
+        "BENCH_PAT": "bench-pat", "BENCH_TOKEN": "bench-token", "BENCH_SECRET": "bench-secret",
+    })  # fmt: skip
+    storage = get_storage()
+    _, secret = Integrations(storage).add(
+        COLLECTION, name="Bench", base_url="https://dev.azure.com/contoso/", pat_setting="BENCH_PAT"
+    )
+    SentryOrgs(storage).add(
+        COLLECTION, slug="acme", base_url="https://sentry.example/", token_setting="BENCH_TOKEN",
+        client_secret_setting="BENCH_SECRET",
+    )  # fmt: skip
+    Links(storage).add(COLLECTION, 13, "acme", "1")
+    root = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    for entry in ROOT.iterdir():
+        if (entry / "function.json").exists() or entry.name in ("shared", "host.json"):
+            (root / entry.name).symlink_to(entry)
+    (root / "AckLimit").symlink_to(ROOT / "bench" / "AckLimit")
+    off = {f"AzureWebJobs.{name}.Disabled": "true"
+           for name in ("SyncStatus", "SentryEvents", "ReleaseSync", "SubscriptionCheck")}
+    host = subprocess.Popen(
+        [sys.executable, "-m", "devhost", "--port", "0"], cwd=ROOT,
+        env={**os.environ, **off, "DEVHOST_APP_ROOT": str(root), "DEVHOST_LOG_LEVEL": "WARNING",
+             "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = ""
+    assert host.stdout is not None
+    for line in host.stdout:
+        match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            url = match[1]
+            break
+    threading.Thread(target=lambda: [None for _ in host.stdout], daemon=True).start()
+    work_item = json.dumps(_payload(13, 2, "Active", "Closed", 1)).encode()
+    issue = (ROOT / "tests" / "fixtures" / "sentryapp_issue_resolved.json").read_bytes()
+    signature = hmac.new(b"bench-secret", issue, hashlib.sha256).hexdigest()
+    targets = [
+        ("yardstick (parse + 1 queue put)", f"{url}/api/bench/limit", work_item,
+         {"Content-Type": "application/json"}),
+        ("WorkItemWebhook", f"{url}/api/workitems/webhook", work_item,
+         {**_basic(secret), "Content-Type": "application/json"}),
+        ("SentryWebhook", f"{url}/api/sentry/{COLLECTION}/acme/webhook", issue, {
+            "Content-Type": "application/json", "Request-ID": uuid.uuid4().hex,
+            "Sentry-Hook-Resource": "issue", "Sentry-Hook-Timestamp": str(int(time.time())),
+            "Sentry-Hook-Signature": signature}),
+    ]  # fmt: skip
+    measured = []
+    try:
+        import requests
+
+        for name, target, body, headers in targets:
+            for _ in range(20):  # warm: imports, clients
+                assert requests.post(target, data=body, headers=headers, timeout=30).ok
+            cpu = _cpu_seconds(host.pid)
+            started = time.perf_counter()
+            rate, p99, tool = _load(target, body, headers, requests_total, connections)
+            elapsed = time.perf_counter() - started
+            per_request = (_cpu_seconds(host.pid) - cpu) / max(rate * elapsed, 1) * 1000
+            measured.append((name, per_request, rate, p99, tool))
+    finally:
+        host.terminate()
+        host.wait(30)
+        azurite.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    limit = measured[0]
+    rows = []
+    for name, cpu, rate, p99, tool in measured:
+        rows.append((
+            f"9. acks, {name}, {connections} connections ({tool})",
+            f"{cpu:.2f} ms app CPU/request ({cpu / limit[1]:.2f}x), {rate:.0f} acks/s "
+            f"({rate / limit[2]:.2f}x), p99 {p99:.0f} ms",
+            "≤ 1.5x CPU, ≥ 0.7x acks/s; Sentry p99 ≤ 250 ms",
+        ))  # fmt: skip
+    return rows
+
+
 def bench_links(counts: tuple[int, ...] = (1, 10, 100), delay: float = 0.02) -> list[Row]:
     """One work item change with 1, 10 and 100 links through SyncStatus against Azurite, with
     a fake Sentry answering each call in ``delay`` seconds: wall time with the links settled
@@ -809,7 +951,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per import figure")
     parser.add_argument(
         "--only",
-        choices=["cpu", "burst", "economy", "import", "sentry", "releases", "sweep", "links"],
+        choices=[
+            "cpu", "burst", "economy", "import", "sentry", "releases", "sweep", "links", "acks"
+        ],
         help="run one part only",
     )
     args = parser.parse_args(argv)
@@ -828,6 +972,7 @@ def main(argv: list[str] | None = None) -> int:
         "releases": lambda: bench_releases(20) + bench_releases(100),
         "sweep": lambda: bench_sweep(),
         "links": lambda: bench_links(),
+        "acks": lambda: bench_acks(),
     }
     for name, part in parts.items():
         if args.only in (None, name):

@@ -107,6 +107,9 @@ def app_env(
     from shared.store.integrations import forget_cached_integrations
 
     forget_cached_integrations()
+    from shared.devops_intake.work_item_updated import forget_linked
+
+    forget_linked()
     _only_ranges(monkeypatch)
     yield env
     text = "\n".join(record.getMessage() for record in caplog.records)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from pydantic import ValidationError
 
 from shared.azure_devops.hooks import ServiceHookEvent, WorkItemUpdate
@@ -40,7 +42,7 @@ def queue_once(delivery: HookDelivery, message: SyncMessage) -> Reply:
     does not already guarantee."""
     event, storage, integration = delivery.event, delivery.storage, delivery.integration
     work_item_id = message.work_item_id
-    if not Links(storage).for_work_item(integration.id, work_item_id):
+    if not _linked(storage, integration.id, work_item_id):
         return ignored(event, "work item is not linked to a Sentry issue", work_item_id)
     storage.send(message.encode())
     log_event(
@@ -53,6 +55,31 @@ def queue_once(delivery: HookDelivery, message: SyncMessage) -> Reply:
         comment=message.comment is not None,
     )
     return Reply(202, {"status": "queued", "workItemId": work_item_id, "rev": message.rev})
+
+
+# Work items found linked a moment ago: their next delivery needs no read. Only "linked" is
+# remembered: a link removed meanwhile costs a message SyncStatus finds unlinked (it reads the
+# links itself), while a remembered "not linked" could drop a change. A link added with the
+# CLI is seen at once.
+LINKED_SECONDS = 60.0
+_linked_until: dict[tuple[str, int], float] = {}
+
+
+def _linked(storage: Storage, integration_id: str, work_item_id: int) -> bool:
+    key = (integration_id, work_item_id)
+    now = time.monotonic()
+    if _linked_until.get(key, 0.0) > now:
+        return True
+    if not Links(storage).for_work_item(integration_id, work_item_id):
+        return False
+    if len(_linked_until) > 10_000:
+        _linked_until.clear()
+    _linked_until[key] = now + LINKED_SECONDS
+    return True
+
+
+def forget_linked() -> None:
+    _linked_until.clear()
 
 
 def parse_update(event: ServiceHookEvent) -> WorkItemUpdate:

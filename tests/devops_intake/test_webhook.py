@@ -516,3 +516,28 @@ def test_unexpected_bug_is_a_503_not_a_500(app_env, linked, monkeypatch):
     assert response.status_code == 503
     assert b"boom" not in response.get_body()
     assert b"Traceback" not in response.get_body()
+
+
+def test_a_link_removed_a_moment_ago_costs_at_most_a_message_syncstatus_skips(app_env, linked,
+                                                                               stores):
+    """The webhook remembers "linked" for a minute (not "not linked"): a delivery right after
+    the link is removed is queued, and SyncStatus, which reads the links itself, skips it."""
+    import azure.functions.queue as func_queue
+
+    import SyncStatus
+    from shared.store.audit import AuditLog
+
+    assert http_post(_updated(linked.id), basic_auth(linked.secret)).status_code == 202
+    stores.links.remove(linked.id, 13, DEFAULT_ORG, "1001")
+    later = _updated(linked.id)
+    later["resource"]["rev"] = 3
+    assert http_post(later, basic_auth(linked.secret)).status_code == 202
+    (_, stale) = app_env.queued()
+    SyncStatus.main(func_queue.QueueMessage(id="m", body=json.dumps(stale).encode(),
+                                            dequeue_count=1))  # fmt: skip
+    reasons = [row["reason"] for row in AuditLog(app_env.storage()).read(linked.id)]
+    assert "work item is not linked to a Sentry issue" in reasons
+    # A work item never linked is always read: its deliveries are never queued.
+    other = _updated(linked.id)
+    other["resource"]["workItemId"] = 14
+    assert http_post(other, basic_auth(linked.secret)).status_code == 200
