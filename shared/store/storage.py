@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+import requests
+import requests.adapters
 from azure.core import MatchConditions
 from azure.core.exceptions import (
     HttpResponseError,
@@ -31,6 +33,7 @@ from azure.storage.queue import (
     TextBase64DecodePolicy,
     TextBase64EncodePolicy,
 )
+from urllib3.util.retry import Retry
 
 from shared.errors import AlreadyExists, ConfigurationError, StorageRejected, StorageUnavailable
 from shared.settings import STORAGE_SETTING, Settings, load_settings
@@ -77,7 +80,20 @@ def _transport() -> RequestsTransport:
     them (and ~/.netrc) on every request: with hundreds of app settings that lookup costs
     more CPU than the rest of a storage call. With them set, nothing changes."""
     uses_proxy = any(name.lower() in _PROXY_VARIABLES for name in os.environ)
-    return RequestsTransport(use_env_settings=uses_proxy, **_TIMEOUTS)
+    # Our own session, set up as azure-core sets up its own (no urllib3 retries: the SDK's
+    # policy retries), with a pool large enough for the links SyncStatus settles side by side.
+    session = requests.Session()
+    session.trust_env = uses_proxy
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4,
+        pool_maxsize=32,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(
+        session=session, session_owner=True, use_env_settings=uses_proxy, **_TIMEOUTS
+    )
 
 
 class Storage:
