@@ -164,6 +164,9 @@ class Host:
             listener.start()
 
     def stop(self) -> None:
+        # Every queue stops polling at once; then each finishes what it is running.
+        for listener in self.listeners:
+            listener.signal()
         for listener in self.listeners:
             listener.stop()
         self.http.stop()

@@ -105,6 +105,10 @@ class QueueListener:
     def start(self) -> None:
         self._thread.start()
 
+    def signal(self) -> None:
+        """Stop polling (``stop`` then waits for what is under way)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=15)

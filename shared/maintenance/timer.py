@@ -23,7 +23,7 @@ from shared.maintenance.retention import prune
 from shared.store.audit import FAILED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
-from shared.sweep.run import Sweep
+from shared.sweep.rounds import start_round
 
 _EXPECTED = (ApiError, ConfigurationError, InvalidInput, StorageUnavailable, SyncError)
 
@@ -34,7 +34,7 @@ def run_maintenance(storage: Storage) -> dict[str, dict[str, Any]]:
     for integration in Integrations(storage).list_all():
         result: dict[str, Any] = {"subscriptions": subscriptions.get(integration.id, [])}
         try:
-            started = Sweep(storage).start(integration.id)
+            started = start_round(storage, integration.id)
             result["sweep"] = "started" if started else "under way"
         except _EXPECTED as exc:
             _failed(storage, integration.id, "sweep", exc)

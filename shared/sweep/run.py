@@ -41,6 +41,7 @@ from shared.store.links import Links
 from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
 from shared.store.storage import Storage
 from shared.store.sweeps import DONE, Sweeps
+from shared.sweep.rounds import SWEEP, queue_chunk, start_round
 from shared.sweep.rules import (
     Directions,
     Plan,
@@ -53,7 +54,6 @@ from shared.sweep.rules import (
 
 CHUNK_ROWS = 2000
 RATE_FLOOR = 3  # calls left in Sentry's window below which a chunk stops and waits
-SWEEP = "sweep"  # as shared.sentry_to_devops.events routes it
 
 
 @dataclass(frozen=True)
@@ -101,11 +101,7 @@ class Sweep:
 
     def start(self, integration_id: str) -> bool:
         """The timer: begin a round (one chunk message), unless one is under way."""
-        started = Sweeps(self._storage).start(integration_id)
-        if started is None:
-            return False
-        self._queue_chunk(integration_id, SweepChunk(round=started.id))
-        return True
+        return start_round(self._storage, integration_id)
 
     def run_queued(self, integration: Integration, chunk: SweepChunk) -> SweepReport:
         """SentryEvents: one chunk of a round, then the next one queued (by one run only)."""
@@ -380,15 +376,7 @@ class Sweep:
     def _queue_chunk(
         self, integration_id: str, chunk: SweepChunk, delay: int | None = None
     ) -> None:
-        message = SentryEventMessage(
-            integration_id=integration_id,
-            org=SWEEP,
-            resource=SWEEP,
-            action="chunk",
-            installation_uuid=SWEEP,
-            sweep=chunk,
-        )
-        self._storage.send_sentry_event(message.encode(), delay=delay)
+        queue_chunk(self._storage, integration_id, chunk, delay)
 
 
 def _event_action(field_name: str, swept: str | None) -> str:
