@@ -14,18 +14,24 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
+from shared import http
 from shared.azure_devops.shapes import WorkItemState
 from shared.devops_to_sentry.rules import StateSet
+from shared.http import ApiError
 from shared.store.records import Integration
 from shared.store.state_cache import StateCache
 from shared.store.storage import Storage
 from shared.store.sync_settings import most_specific
 
 CACHE_SECONDS = 3600.0
+# A failed read is remembered this long, so a burst of messages fails fast (and is retried by
+# the queue) instead of each asking Azure DevOps again while it throttles or is down.
+FAILURE_SECONDS = 10.0
 
 _lock = threading.Lock()
 _memory: dict[tuple[str, str, str], tuple[float, StateSet]] = {}
 _flights: dict[tuple[str, str, str], threading.Lock] = {}
+_failures: dict[tuple[str, str, str], tuple[float, Exception]] = {}
 
 
 def _cached(key: tuple[str, str, str]) -> StateSet | None:
@@ -72,13 +78,22 @@ class DoneStates:
             cached = _cached(key)
             if cached is not None:
                 return cached
+            with _lock:
+                failed = _failures.get(key)
+            if failed is not None and failed[0] > http.clock():
+                raise failed[1]
             stored = self._cache.read(
                 integration.id, project_key, work_item_type, timedelta(seconds=CACHE_SECONDS)
             )
             if stored is not None:
                 states = StateSet(*stored)
             else:
-                fetched = fetch(project_key, work_item_type)
+                try:
+                    fetched = fetch(project_key, work_item_type)
+                except ApiError as exc:
+                    with _lock:
+                        _failures[key] = (http.clock() + FAILURE_SECONDS, exc)
+                    raise
                 states = StateSet.from_categories((s.name, s.category) for s in fetched)
                 self._cache.write(
                     integration.id, project_key, work_item_type, (states.done, states.removed)
@@ -92,3 +107,4 @@ def forget_cached_states() -> None:
     """Drop the in-process cache (after an operator changes a process, and in tests)."""
     with _lock:
         _memory.clear()
+        _failures.clear()

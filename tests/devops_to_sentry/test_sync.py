@@ -603,3 +603,20 @@ def test_cli_audit_shows_the_decisions(world):
         ("applied", "resolve", "moved from not-done into a done state: resolve (resolved)"),
     ]
     assert rows[1]["sentryOrg"] == "acme" and rows[1]["issueId"] == "101"
+
+
+def test_a_failed_states_read_is_remembered_briefly_not_repeated_per_message(world, waits):
+    """Azure DevOps down: a burst of messages for one type fails fast (each retried by the
+    queue) instead of each asking again; a moment later the read is tried again."""
+    world.ado.failures.extend([(503, {})] * 100)
+    for work_item in (5, 6, 7):
+        world.link(work_item, world.acme, str(100 + work_item))
+    for work_item in (5, 6, 7):
+        with pytest.raises(RetryLater):
+            world.run(world.message(work_item=work_item))
+    first_round = len(world.ado.calls)
+    assert first_round <= 4  # one read (with its retries), not one per message
+    world.ado.failures.clear()
+    waits.advance(11)
+    world.run(world.message(work_item=5), dequeue_count=2)
+    assert world.acme.writes[0].body == {"status": "resolved"}
