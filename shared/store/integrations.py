@@ -174,9 +174,9 @@ class Integrations:
         return integration_from(main, orgs)
 
     def list_all(self, *, include_removed: bool = False) -> list[Integration]:
-        """Every integration: the index partition (one RowKey range), then each one's row.
-        An index missing rows (integrations registered before it existed) is completed from
-        one scan of the table, once."""
+        """Every integration with its Sentry organizations: the index partition (one RowKey
+        range), then one range read each. An empty index (integrations registered before it
+        existed) is built from one scan of the table."""
         with storage_errors():
             ids = [
                 row["RowKey"]
@@ -188,13 +188,12 @@ class Integrations:
             ]
             if not ids:
                 ids = self._build_index()
-            integrations = []
-            for integration_id in ids:
-                try:
-                    row = self._table.get_entity(integration_id, INTEGRATION_ROW)
-                except ResourceNotFoundError:
-                    continue
-                integrations.append(integration_from(row))
+        integrations = []
+        for integration_id in ids:
+            try:  # with its Sentry organizations: one range read each
+                integrations.append(self._read_integration(integration_id, with_orgs=True))
+            except IntegrationNotFound:
+                continue
         return sorted(
             (i for i in integrations if include_removed or not i.removed), key=lambda i: i.id
         )

@@ -98,6 +98,7 @@ def test_add_show_list(app_env, added):
     }
     code, out, _ = run("integration", "list")
     assert [i["id"] for i in json.loads(out)] == [COLLECTION]
+    assert json.loads(out)[0]["sentryOrgs"] == shown["sentryOrgs"] != []  # as show has them
     # Nothing printed after creation reveals a secret or its hash.
     assert added not in out
     assert "sha256" not in out
