@@ -108,13 +108,7 @@ def _again(
     """The issue already has its work item from this rule: a comment if it is done."""
     fields = client.work_item(work_item_id).fields
     project = str(fields.get(FIELD_TEAM_PROJECT) or "")
-    states = DoneStates(storage).for_item(
-        integration,
-        lambda project_key, kind: client.work_item_type_states(project_key, kind),
-        project=project,
-        project_id=None,
-        work_item_type=str(fields.get(FIELD_WORK_ITEM_TYPE) or ""),
-    )
+    states = DoneStates(storage).of_work_item(integration, client, fields)
     state = str(fields.get(FIELD_STATE) or "")
     if not states.is_done(state):
         _audit(

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from shared import http
+from shared.azure_devops.client import AzureDevOpsClient
+from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.azure_devops.shapes import WorkItemState
 from shared.devops_to_sentry.rules import StateSet
 from shared.http import ApiError
@@ -52,6 +54,18 @@ def explicit_states(
 class DoneStates:
     def __init__(self, storage: Storage) -> None:
         self._cache = StateCache(storage)
+
+    def of_work_item(
+        self, integration: Integration, client: AzureDevOpsClient, fields: dict[str, object]
+    ) -> StateSet:
+        """The done-states for a work item read from Azure DevOps (its project and type)."""
+        return self.for_item(
+            integration,
+            lambda project, kind: client.work_item_type_states(project, kind),
+            project=str(fields.get(FIELD_TEAM_PROJECT) or ""),
+            project_id=None,
+            work_item_type=str(fields.get(FIELD_WORK_ITEM_TYPE) or ""),
+        )
 
     def for_item(
         self,

@@ -27,12 +27,12 @@ from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import SENTRY, Storage, get_storage
+from shared.sweep.rounds import SWEEP
 from shared.validation import normalize_guid
 
 QUEUE_EDGE = "sentry_events"
 
 Handler = Callable[[Storage, Integration, SentryOrg, SentryEventMessage], None]
-SWEEP = "sweep"  # the resource of a sweep chunk message (shared.sweep.run)
 
 # Each branch is imported when its first message arrives, not at cold start: an instance that
 # never sees an alert never loads the alert rules.

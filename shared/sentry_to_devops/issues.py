@@ -111,16 +111,8 @@ def _regression(
     except ApiNotFound:
         audit.record(link.work_item_id, SKIPPED, "none", "the work item no longer exists")
         return True
-    fields = item.fields
-    project = str(fields.get(FIELD_TEAM_PROJECT) or "")
-    done = DoneStates(storage).for_item(
-        integration,
-        lambda p, k: client.work_item_type_states(p, k),
-        project=project,
-        project_id=None,
-        work_item_type=str(fields.get(FIELD_WORK_ITEM_TYPE) or ""),
-    )
-    state = str(fields.get(FIELD_STATE) or "")
+    done = DoneStates(storage).of_work_item(integration, client, item.fields)
+    state = str(item.fields.get(FIELD_STATE) or "")
     if not done.is_done(state):
         return False
     policy = regression.policy_for(integration, item)
@@ -209,13 +201,7 @@ def _decide(
         project = str(fields.get(FIELD_TEAM_PROJECT) or "")
         kind = str(fields.get(FIELD_WORK_ITEM_TYPE) or "")
         states = _states(client, integration.id, project, kind)
-        done = DoneStates(storage).for_item(
-            integration,
-            lambda p, k: client.work_item_type_states(p, k),
-            project=project,
-            project_id=None,
-            work_item_type=kind,
-        )
+        done = DoneStates(storage).of_work_item(integration, client, fields)
         mapping = most_specific(integration.resolve_states, project, None, kind)
         current = fields.get(FIELD_STATE)
         moves.append(

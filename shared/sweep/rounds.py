@@ -7,7 +7,7 @@ from shared.messages.sentry_event import SentryEventMessage, SweepChunk
 from shared.store.storage import Storage
 from shared.store.sweeps import Sweeps
 
-SWEEP = "sweep"  # the resource of a chunk message, as shared.sentry_to_devops.events routes it
+SWEEP = "sweep"  # the resource (and org) of a chunk message; SentryEvents routes on it
 
 
 def queue_chunk(

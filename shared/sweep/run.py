@@ -41,7 +41,7 @@ from shared.store.links import Links
 from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
 from shared.store.storage import Storage
 from shared.store.sweeps import DONE, Sweeps
-from shared.sweep.rounds import SWEEP, queue_chunk, start_round
+from shared.sweep.rounds import SWEEP, queue_chunk
 from shared.sweep.rules import (
     Directions,
     Plan,
@@ -99,22 +99,20 @@ class Sweep:
 
     # -- entry points -------------------------------------------------------------------------
 
-    def start(self, integration_id: str) -> bool:
-        """The timer: begin a round (one chunk message), unless one is under way."""
-        return start_round(self._storage, integration_id)
-
     def run_queued(self, integration: Integration, chunk: SweepChunk) -> SweepReport:
         """SentryEvents: one chunk of a round, then the next one queued (by one run only)."""
         report = self.chunk(integration, chunk.after or None)
         if report.wait is not None:  # Sentry's window is spent: the same chunk, later
-            self._queue_chunk(integration.id, chunk, delay=int(report.wait) + 1)
+            queue_chunk(self._storage, integration.id, chunk, delay=int(report.wait) + 1)
             return report
         next_after = report.next_after or DONE
         if not Sweeps(self._storage).advance(integration.id, chunk.round, chunk.after, next_after):
             log_event("sweep.stale_chunk", integration=integration.id, round=chunk.round)
         elif report.next_after is not None:
-            self._queue_chunk(
-                integration.id, SweepChunk(round=chunk.round, after=report.next_after)
+            queue_chunk(
+                self._storage,
+                integration.id,
+                SweepChunk(round=chunk.round, after=report.next_after),
             )
         return report
 
@@ -372,12 +370,6 @@ class Sweep:
                 issue_id=link.issue_id,
             ),
         )
-
-    def _queue_chunk(
-        self, integration_id: str, chunk: SweepChunk, delay: int | None = None
-    ) -> None:
-        queue_chunk(self._storage, integration_id, chunk, delay)
-
 
 def _event_action(field_name: str, swept: str | None) -> str:
     """The webhook action a carried field stands for (SentryEvents reads the issue anyway)."""
