@@ -11,16 +11,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, TypeVar
 
-from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.paths import release_base_url, search_base_url
 from shared.credentials import token_from_setting
 from shared.errors import ConfigurationError
 from shared.http import ApiError, RetryPolicy
-from shared.sentry.client import SentryClient
 from shared.store.records import Integration, SentryOrg
 
 if TYPE_CHECKING:
+    from shared.azure_devops.client import AzureDevOpsClient
     from shared.azure_devops.code_client import CodeClient
+    from shared.sentry.client import SentryClient
 
 BACKGROUND = RetryPolicy()
 INTERACTIVE = RetryPolicy(attempts=2, budget_seconds=5.0, read_timeout=8.0)
@@ -35,13 +35,18 @@ _accounts: dict[str, tuple[float, str | None]] = {}
 _account_failures: dict[str, tuple[float, Exception]] = {}
 _account_reads: dict[str, threading.Lock] = {}  # one read at a time per integration
 _azure_devops: dict[tuple[str, str, RetryPolicy, type], AzureDevOpsClient] = {}
-C = TypeVar("C", bound=AzureDevOpsClient)
+C = TypeVar("C", bound="AzureDevOpsClient")
 _sentry: dict[tuple[str, str], SentryClient] = {}
 
 
-def _ado(
-    base_url: str, pat_setting: str, policy: RetryPolicy, kind: type[C] = AzureDevOpsClient
-) -> C:
+def _ado(base_url: str, pat_setting: str, policy: RetryPolicy, kind: type[C] | None = None) -> C:
+    if kind is None:
+        # Loaded on first use: SyncStatus needs it only when the done-states or the PAT's
+        # account are not known yet, so its cold start does without it.
+        from shared.azure_devops.client import AzureDevOpsClient
+
+        kind = AzureDevOpsClient  # type: ignore[assignment]
+    assert kind is not None
     pat = token_from_setting(pat_setting)
     key = (base_url, pat, policy, kind)
     with _lock:
@@ -78,6 +83,8 @@ def sentry_client(org: SentryOrg) -> SentryClient:
     with _lock:
         client = _sentry.get(key)
         if client is None:
+            from shared.sentry.client import SentryClient  # the timer, for one, never needs it
+
             client = _sentry[key] = SentryClient(org.base_url, token)
         return client
 

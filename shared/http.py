@@ -11,6 +11,7 @@ the queue retries the message later.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -151,6 +152,16 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def proxies_in_environment() -> bool:
+    """Whether the environment names a proxy. Without one, a session need not read proxy
+    variables (and ~/.netrc) on every request: with hundreds of app settings that lookup
+    costs more CPU than the rest of a call. With one, requests reads them as usual."""
+    return any(name.lower() in _PROXY_VARIABLES for name in os.environ)
+
+
 class ApiClient:
     """A ``requests`` session with explicit retries; subclasses add the service's calls."""
 
@@ -162,6 +173,7 @@ class ApiClient:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.policy = policy or RetryPolicy()
         self._session = requests.Session()
+        self._session.trust_env = proxies_in_environment()
         # Links of one message are settled side by side: enough pooled connections for them.
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self._session.mount("https://", adapter)

@@ -16,7 +16,7 @@ PAGE = 100
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True, frozen=True)
 
 
 class GitPerson(_Model):
@@ -154,7 +154,7 @@ class CodeClient(AzureDevOpsClient):
 class _Any(BaseModel):
     """A JSON object kept whole (read with ``.get`` by the code that knows its shape)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(defer_build=True, extra="allow")
 
     @property
     def data(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.azure_devops.fields import (
     FIELD_ASSIGNED_TO,
@@ -21,7 +21,7 @@ from shared.azure_devops.fields import (
     FIELD_WORK_ITEM_TYPE,
 )
 from shared.azure_devops.identity import IdentityValue
-from shared.validation import normalize_guid
+from shared.shapes import Guid
 
 # Limits that no real payload reaches; they keep a queue message far below its 48 KiB cap and
 # every key we derive from a value below Table Storage's 1 KiB.
@@ -50,11 +50,10 @@ def check_path_name(value: str) -> str:
 
 
 PathName = Annotated[str, Field(max_length=MAX_NAME_LENGTH), AfterValidator(check_path_name)]
-Guid = Annotated[str, BeforeValidator(lambda value: normalize_guid(value))]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True, frozen=True)
 
 
 class ResourceContainer(_Model):

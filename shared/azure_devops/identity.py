@@ -35,7 +35,11 @@ class Identity(BaseModel):
     """
 
     model_config = ConfigDict(
-        frozen=True, extra="ignore", populate_by_name=True, alias_generator=to_camel
+        defer_build=True,
+        frozen=True,
+        extra="ignore",
+        populate_by_name=True,
+        alias_generator=to_camel,
     )
 
     display_name: IdentityPart | None = None

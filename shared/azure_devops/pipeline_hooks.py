@@ -19,7 +19,11 @@ ZERO_SHA = "0" * 40
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="ignore", populate_by_name=True, frozen=True, coerce_numbers_to_str=True
+        defer_build=True,
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        coerce_numbers_to_str=True,
     )
 
 

@@ -25,67 +25,67 @@ class SearchOutcome:
 
 
 class SearchResult(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     fields: dict[str, object] = {}
 
 
 class SearchResponse(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     results: list[SearchResult] = []
     info_code: int = Field(0, alias="infoCode")
 
 
 class WiqlItem(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     id: int
 
 
 class WiqlResponse(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
     work_items: list[WiqlItem] = Field(default_factory=list, alias="workItems")
 
 
 class WorkItemState(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     name: str
     category: str | None = None
 
 
 class StateList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     value: list[WorkItemState]
 
 
 class Project(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     id: str
     name: str
 
 
 class ProjectList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     value: list[Project]
 
 
 class WorkItemType(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True, populate_by_name=True)
 
     name: str
     is_disabled: bool = Field(False, alias="isDisabled")
 
 
 class WorkItemTypeList(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     value: list[WorkItemType]
 
 
 class ClassificationNode(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     name: str
     children: list[ClassificationNode] = []
@@ -97,7 +97,7 @@ class ClassificationNode(BaseModel):
 
 
 class Relation(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     rel: str
     url: str
@@ -106,7 +106,7 @@ class Relation(BaseModel):
 class WorkItem(BaseModel):
     """A work item as ``GET _apis/wit/workitems/{id}`` answers (with ``$expand=relations``)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 
     id: int
     rev: int = 0

@@ -25,7 +25,6 @@ from shared.azure_devops.fields import (
 from shared.azure_devops.shapes import subscription_body
 from shared.clients import azure_devops_client
 from shared.credentials import token_from_setting
-from shared.devops_intake.reconcile import Reconciler
 from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable
 from shared.http import ApiError
 from shared.log import log_event
@@ -155,6 +154,9 @@ class Subscriptions:
         # Re-enables the repairable ones and gives every existing one the new secret.
         new_ids = {s.id for s in kept} - {s.id for s in statuses}
         self._roll_out(integration, secret, [s for s in kept if s.id not in new_ids])
+        # Only after a repair (most rounds have none), so the timer loads it only then.
+        from shared.devops_intake.reconcile import Reconciler
+
         missed = Reconciler(self._storage).reconcile(integration.id)
         actions.append(f"reconciled: queued {len(missed)} missed change(s)")
         return actions

@@ -13,17 +13,20 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from shared import http
-from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
-from shared.azure_devops.shapes import WorkItemState
 from shared.devops_to_sentry.rules import StateSet
 from shared.http import ApiError
 from shared.store.records import Integration
 from shared.store.state_cache import StateCache
 from shared.store.storage import Storage
 from shared.store.sync_settings import most_specific
+
+if TYPE_CHECKING:
+    from shared.azure_devops.client import AzureDevOpsClient
+    from shared.azure_devops.shapes import WorkItemState
 
 CACHE_SECONDS = 3600.0
 # A failed read is remembered this long, so a burst of messages fails fast (and is retried by

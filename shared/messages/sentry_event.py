@@ -13,7 +13,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.azure_devops.hooks import Guid
 from shared.sentry.webhooks import (
     Actor,
     CommentData,
@@ -21,6 +20,7 @@ from shared.sentry.webhooks import (
     IssueData,
     MetricAlertData,
 )
+from shared.shapes import Guid
 
 SCHEMA_VERSION = 1
 MAX_ENCODED_BYTES = 48 * 1024  # a base64 queue message holds at most 48 KiB of text
@@ -33,7 +33,9 @@ Short = Annotated[str, Field(max_length=128)]
 class SweepChunk(BaseModel):
     """A chunk of the sweep of every link (``resource`` ``sweep``): its round and cursor."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        defer_build=True, alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
 
     round: Short
     after: Short = ""
@@ -41,7 +43,11 @@ class SweepChunk(BaseModel):
 
 class SentryEventMessage(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+        defer_build=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
     )
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="v")

@@ -12,8 +12,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.azure_devops.hooks import MAX_STATE_LENGTH, Guid, Int32, PathName
+from shared.azure_devops.hooks import MAX_STATE_LENGTH, Int32, PathName
 from shared.azure_devops.identity import Identity
+from shared.shapes import Guid
 
 SCHEMA_VERSION = 1
 MAX_ENCODED_BYTES = 48 * 1024  # a base64 queue message holds at most 48 KiB of text
@@ -23,7 +24,11 @@ MAX_COMMENT_CHARACTERS = 12_000
 
 class _Message(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+        defer_build=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
     )
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.azure_devops.hooks import Guid
+from shared.shapes import Guid
 
 SCHEMA_VERSION = 1
 Short = Annotated[str, Field(max_length=512)]
@@ -17,7 +17,11 @@ Short = Annotated[str, Field(max_length=512)]
 
 class ReleaseMessage(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, frozen=True, extra="ignore"
+        defer_build=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="ignore",
     )
 
     schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="v")

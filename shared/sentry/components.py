@@ -26,7 +26,11 @@ Text = Annotated[str, Field(max_length=2048)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+        defer_build=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
     )
 
 

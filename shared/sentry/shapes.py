@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Assignee(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+    model_config = ConfigDict(
+        defer_build=True, extra="ignore", frozen=True, coerce_numbers_to_str=True
+    )
 
     type: str | None = None
     id: str | None = None
@@ -17,7 +19,11 @@ class Assignee(BaseModel):
 
 class SentryIssue(BaseModel):
     model_config = ConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+        defer_build=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
     )
 
     id: str
@@ -69,12 +75,12 @@ class SentryIssue(BaseModel):
 
 
 class MemberUser(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
     id: str
 
 
 class Member(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
     email: str | None = None
     user: MemberUser | None = None
 
@@ -97,26 +103,25 @@ def assignee_update(user_id: str | None) -> dict[str, str]:
 class ExternalIssue(BaseModel):
     """A link Sentry shows in the issue's sidebar (``project#identifier``)."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
     id: str
 
 
 class NoteUser(BaseModel):
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
     id: str | None = None
     name: str | None = None
 
 
 class NoteData(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
     text: str = ""
 
 
 class Note(BaseModel):
     """A note (comment) on an issue: an activity of type ``note``."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
     id: str
     user: NoteUser | None = None
     data: NoteData = NoteData()
-

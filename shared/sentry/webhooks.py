@@ -19,7 +19,11 @@ IssueId = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,19}$")]  # a Group id: a 
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True, coerce_numbers_to_str=True
+        defer_build=True,
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from azure.storage.queue import (
 from urllib3.util.retry import Retry
 
 from shared.errors import AlreadyExists, ConfigurationError, StorageRejected, StorageUnavailable
+from shared.http import proxies_in_environment
 from shared.settings import STORAGE_SETTING, Settings, load_settings
 
 # Table names, before the optional TABLE_PREFIX.
@@ -72,14 +72,10 @@ def storage_errors() -> Iterator[None]:
         raise
 
 
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
-
-
 def _transport() -> RequestsTransport:
-    """A transport per client. Without proxy variables in the environment it skips reading
-    them (and ~/.netrc) on every request: with hundreds of app settings that lookup costs
-    more CPU than the rest of a storage call. With them set, nothing changes."""
-    uses_proxy = any(name.lower() in _PROXY_VARIABLES for name in os.environ)
+    """A transport per client; reads proxy settings only where some are set
+    (``proxies_in_environment``)."""
+    uses_proxy = proxies_in_environment()
     # Our own session, set up as azure-core sets up its own (no urllib3 retries: the SDK's
     # policy retries), with a pool large enough for the links SyncStatus settles side by side.
     session = requests.Session()

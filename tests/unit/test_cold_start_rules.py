@@ -1,0 +1,31 @@
+"""What keeps cold starts short, held as rules (the bench measures the effect, part 4)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pydantic
+
+import shared
+
+
+def _models() -> list[type[pydantic.BaseModel]]:
+    for info in pkgutil.walk_packages(shared.__path__, "shared."):
+        if not info.name.endswith(".__main__"):
+            importlib.import_module(info.name)
+    found: list[type[pydantic.BaseModel]] = []
+    todo = list(pydantic.BaseModel.__subclasses__())
+    while todo:
+        model = todo.pop()
+        todo.extend(model.__subclasses__())
+        if model.__module__.startswith("shared."):
+            found.append(model)
+    return found
+
+
+def test_every_model_builds_its_validator_on_first_use():
+    models = _models()
+    assert len(models) > 20  # the walk found the shapes
+    eager = sorted(m.__qualname__ for m in models if not m.model_config.get("defer_build"))
+    assert eager == [], f"models without defer_build=True: {eager}"
