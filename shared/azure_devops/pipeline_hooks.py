@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.azure_devops.hooks import Int32
+from shared.shapes import Int32
 
 Name = Annotated[str, Field(max_length=512)]
 Sha = Annotated[str, Field(pattern=r"^[0-9a-fA-F]{40}$")]

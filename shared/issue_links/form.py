@@ -9,8 +9,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from shared.azure_devops.hooks import MAX_NAME_LENGTH, check_path_name
 from shared.errors import InvalidInput
+from shared.shapes import MAX_NAME_LENGTH, check_path_name
 from shared.validation import check_work_item_id, web_link
 
 # Azure DevOps' limit for System.Title.

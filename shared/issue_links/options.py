@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 
 from shared.azure_devops.client import AzureDevOpsClient
-from shared.azure_devops.hooks import MAX_NAME_LENGTH, check_path_name
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Rejected, Reply
 from shared.http import ApiNotFound
@@ -18,6 +17,7 @@ from shared.messages.ui_request import UiRequest
 from shared.search.request import DEFAULT_LIMIT, MAX_QUERY_LENGTH
 from shared.search.work_items import search
 from shared.sentry.components import option
+from shared.shapes import MAX_NAME_LENGTH, check_path_name
 
 CACHE_SECONDS = 60.0
 _lock = threading.Lock()

@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from shared.azure_devops.hooks import MAX_STATE_LENGTH, Int32, PathName
 from shared.azure_devops.identity import Identity
-from shared.shapes import Guid
+from shared.shapes import MAX_STATE_LENGTH, Guid, Int32, PathName
 
 SCHEMA_VERSION = 1
 MAX_ENCODED_BYTES = 48 * 1024  # a base64 queue message holds at most 48 KiB of text

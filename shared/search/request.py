@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shared.azure_devops.hooks import MAX_NAME_LENGTH, check_path_name
 from shared.errors import InvalidInput
+from shared.shapes import MAX_NAME_LENGTH, check_path_name
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
