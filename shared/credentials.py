@@ -28,7 +28,12 @@ _MAX_SECRET_LENGTH = 256  # Azure DevOps caps basicAuthPassword at 256 character
 
 
 def new_webhook_secret() -> str:
-    return secrets.token_urlsafe(32)
+    """32 random bytes, URL-safe, never starting with ``-`` (which a command line would take
+    for an option)."""
+    while True:
+        secret = secrets.token_urlsafe(32)
+        if secret[0] != "-":
+            return secret
 
 
 def hash_secret(secret: str) -> str:

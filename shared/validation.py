@@ -75,6 +75,12 @@ def check_base_url(value: str, what: str) -> str:
         )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(f"{what} must not carry credentials, a query or a fragment")
+    if parts.scheme == "http" and not is_private_host(host):
+        # A token sent over plain HTTP to the internet is a token given away.
+        raise InvalidInput(
+            f"{what} must be https:// for a host on the internet ({host}); http:// is only "
+            "for hosts on a private network"
+        )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
 
 

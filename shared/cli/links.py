@@ -6,9 +6,10 @@ import argparse
 from typing import Any, TextIO
 
 from shared.cli.output import id_argument, print_json
-from shared.errors import AlreadyExists, SyncError
+from shared.errors import SyncError
 from shared.http import ApiError
 from shared.issue_links import external
+from shared.issue_links.manual import add_link
 from shared.store.integrations import Integrations
 from shared.store.links import Links
 from shared.store.storage import Storage
@@ -31,38 +32,11 @@ def add_parser(groups: Any) -> None:
     listing.add_argument("--issue", help="only this Sentry issue's work items")
 
 
-def _add(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
-    """Store the link, then show it in the Sentry issue (running the command again after a
-    failure registers a link stored earlier)."""
-    links = Links(storage)
-    integration = Integrations(storage).get(args.id, with_orgs=True)
-    try:
-        link = links.add(integration.id, args.work_item, args.org, args.issue)
-    except AlreadyExists:
-        work_item = check_work_item_id(args.work_item)
-        existing = links.issue_side(integration.id, work_item, args.org, args.issue)
-        org = integration.sentry_org(args.org)
-        registrable = org is not None and org.installation_uuid and not org.uninstalled
-        if existing is None or existing.external_issue_id or not registrable:
-            raise
-        link = existing
-    try:
-        external_id = external.register(storage, integration, link)
-    except ApiError as exc:
-        raise SyncError(
-            f"link stored, but showing it in the Sentry issue failed ({exc}); "
-            "run the command again to retry"
-        ) from None
-    shown = link.to_public()
-    if external_id:
-        shown["externalIssueId"] = external_id
-    print_json(shown, out)
-
-
 def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     links = Links(storage)
     if args.action == "add":
-        _add(args, storage, out)
+        integration = Integrations(storage).get(args.id, with_orgs=True)
+        print_json(add_link(storage, integration, args.work_item, args.org, args.issue), out)
     elif args.action == "remove":
         integration = Integrations(storage).get(args.id, with_orgs=True)
         work_item = check_work_item_id(args.work_item)

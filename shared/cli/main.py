@@ -9,13 +9,15 @@ input gives a one-line message on stderr and exit code 1 (2 for a malformed comm
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from shared import settings
 from shared.cli import audit, integrations, links, maintenance, poison, releases, subscriptions
-from shared.errors import SyncError
+from shared.credentials import check_setting_name, token_from_setting
+from shared.errors import ConfigurationError, InvalidInput, SyncError
 from shared.store.storage import Storage, get_storage
 
 Command = Callable[[argparse.Namespace, Storage, TextIO], None]
@@ -44,7 +46,44 @@ def build_parser() -> argparse.ArgumentParser:
     maintenance.add_parsers(groups)
     audit.add_parser(groups)
     releases.add_parser(groups)
+    _no_abbreviations(parser)
     return parser
+
+
+def _no_abbreviations(parser: argparse.ArgumentParser) -> None:
+    """``--pat`` must not pass for ``--pat-setting``: an abbreviation that works today
+    silently means another option once one is added."""
+    parser.allow_abbrev = False
+    # argparse offers no public way to walk its subparsers.
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _no_abbreviations(sub)
+
+
+def _check_named_settings(args: argparse.Namespace) -> list[str]:
+    """Every ``--*-setting`` names an app setting the app will read: refuse a placeholder
+    before anything is stored; say so when it is not set here (it may live only in the
+    function app's settings, which this command cannot see). Returns the warnings."""
+    warnings = []
+    for option, name in sorted(vars(args).items()):
+        if not option.endswith("_setting") or not isinstance(name, str) or not name:
+            continue
+        flag = "--" + option.replace("_", "-")
+        check_setting_name(name)
+        try:
+            token_from_setting(name)
+        except ConfigurationError as exc:
+            if name not in os.environ:
+                warnings.append(
+                    f"warning: {flag} {name}: not set here (environment or "
+                    f"{settings.LOCAL_SETTINGS.name}). The app reads it from its own settings: "
+                    f"set it there (az functionapp config appsettings set --settings {name}=...), "
+                    "or here for make run.\n"
+                )
+            else:
+                raise InvalidInput(f"{flag} {name}: {exc}") from None
+    return warnings
 
 
 def main(
@@ -55,8 +94,10 @@ def main(
     try:
         # As func does: local.settings.json's Values, where the environment has none.
         settings.apply_local_settings(settings.LOCAL_SETTINGS)
+        warnings = _check_named_settings(args)
         COMMANDS[args.group](args, get_storage(), out)
     except (SyncError, argparse.ArgumentTypeError) as exc:
         err.write(f"error: {exc}\n")
         return 1
+    err.writelines(warnings)
     return 0

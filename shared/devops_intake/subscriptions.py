@@ -88,11 +88,20 @@ class Subscriptions:
         integration_id: str,
         project_id: str | None,
         event_type: str = WORK_ITEM_UPDATED,
-    ) -> HookSubscription:
-        """Create one more subscription (optionally for one project), rolling out a new secret."""
+    ) -> tuple[HookSubscription, str]:
+        """Create one more subscription (optionally for one project), rolling out a new secret;
+        returns it and the secret (for the person, who may be testing with the previous one)."""
         if event_type not in EVENT_TYPES:
             raise InvalidInput(f"event type must be one of {', '.join(EVENT_TYPES)}")
         integration = self._integrations.get(integration_id)
+        if not integration.hook_url:
+            raise InvalidInput("the integration has no webhook URL: give --url")
+        if not (integration.hook_key_setting or integration.hook_anonymous):
+            # Stored before keys were required: such a subscription gets 401 from Azure.
+            raise InvalidInput(
+                "the webhook URL has no function key: give --url again with --key-setting "
+                "NAME (or --anonymous if WorkItemWebhook is anonymous)"
+            )
         client = azure_devops_client(integration)
         secret = self._integrations.rotate_secret(integration.id)
         integration = self._integrations.get(integration.id)
@@ -104,7 +113,7 @@ class Subscriptions:
         self._integrations.set_subscriptions(integration.id, kept)
         self._roll_out(integration, secret, [s for s in kept if s.id != subscription.id])
         self._record(integration, "subscription-create", f"created subscription {subscription.id}")
-        return subscription
+        return subscription, secret
 
     def statuses(self, integration_id: str) -> list[SubscriptionStatus]:
         integration = self._integrations.get(integration_id)

@@ -34,7 +34,12 @@ from shared.store.sync_settings import (
     ResolveStates,
     SyncOptions,
 )
-from shared.validation import check_base_url, check_integration_id, check_resolution
+from shared.validation import (
+    check_base_url,
+    check_integration_id,
+    check_resolution,
+    is_private_host,
+)
 
 # How stale a cached integration row may be where callers accept one (``max_age``).
 INTEGRATION_MAX_AGE = 30.0
@@ -299,17 +304,43 @@ class Integrations:
         self._update_integration(integration_id, lambda entity: changes)
         return self.get(integration_id, with_orgs=True)
 
-    def set_hook(self, integration_id: str, url: str, key_setting: str | None) -> Integration:
-        """Where Azure DevOps should deliver (the WorkItemWebhook URL, without its key)."""
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+    def set_hook(
+        self, integration_id: str, url: str, key_setting: str | None, *, anonymous: bool = False
+    ) -> Integration:
+        """Where Azure DevOps should deliver: the WorkItemWebhook URL, without its key, and the
+        app setting holding the function key (or ``anonymous``: the function takes none)."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        local = host is not None and is_private_host(host)
+        if (
+            host is None
+            or (parts.scheme != "https" and not (parts.scheme == "http" and local))
+            or parts.query
+            or parts.fragment
+        ):
             raise InvalidInput(
-                "the webhook URL must be https:// without a query; give the function key "
-                "as an app setting name with --key-setting"
+                "the webhook URL must be https:// (http:// only for a host on a private "
+                "network, such as http://127.0.0.1:7071 for make run) and without a query; "
+                "give the function key as an app setting name with --key-setting"
+            )
+        if key_setting and anonymous:
+            raise InvalidInput("give either --key-setting or --anonymous, not both")
+        if not key_setting and not anonymous:
+            raise InvalidInput(
+                "WorkItemWebhook takes a function key (authLevel function): without one in its "
+                "URL, Azure answers every delivery 401 and Azure DevOps puts the subscription "
+                "on probation. Give --key-setting NAME, an app setting holding the key (az "
+                "functionapp function keys list -g RG -n APP --function-name WorkItemWebhook), "
+                "or --anonymous if you made the function anonymous (devhost, for make run, "
+                "checks no function key)"
             )
         changes = {
             "HookUrl": url,
             "HookKeySetting": check_setting_name(key_setting) if key_setting else "",
+            "HookAnonymous": anonymous,
         }
         self._update_integration(integration_id, lambda entity: changes)
         return self.get(integration_id)

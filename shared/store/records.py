@@ -88,6 +88,7 @@ class Integration:
     sentry_app_secret_setting: str | None = None
     hook_url: str | None = None
     hook_key_setting: str | None = None
+    hook_anonymous: bool = False  # WorkItemWebhook made anonymous: the URL carries no key
     subscriptions: tuple[HookSubscription, ...] = field(default=())
     secret_hash: str | None = None
     previous_secret_hash: str | None = None
@@ -118,6 +119,7 @@ class Integration:
             "sentryAppSecretSetting": self.sentry_app_secret_setting,
             "hookUrl": self.hook_url,
             "hookKeySetting": self.hook_key_setting,
+            "hookAnonymous": self.hook_anonymous,
             "subscriptions": [sub.to_public() for sub in self.subscriptions],
             "status": "removed" if self.removed else "active",
             "rotationInProgress": bool(self.previous_secret_hash),
@@ -240,6 +242,7 @@ def integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) -
         sentry_app_secret_setting=entity.get("SentryAppSecretSetting") or None,
         hook_url=entity.get("HookUrl") or None,
         hook_key_setting=entity.get("HookKeySetting") or None,
+        hook_anonymous=bool(entity.get("HookAnonymous")),
         subscriptions=tuple(
             HookSubscription(
                 item["id"], item.get("projectId"), item.get("eventType") or WORK_ITEM_UPDATED

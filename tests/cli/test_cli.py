@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from conftest import ROOT, basic_auth, http_post, load_fixture
+from fakes import FakeAzureDevOps, FakeSentry
 
 from shared.cli import main as cli
 from shared.store.integrations import forget_cached_integrations
@@ -30,8 +31,15 @@ def _secret_from(output: str) -> str:
 
 
 @pytest.fixture
-def added(app_env, monkeypatch):
-    return add_integration(app_env, monkeypatch)
+def added(app_env, monkeypatch, rsps):
+    """The integration, with Azure DevOps and Sentry faked: work items and issues 1-29 exist."""
+    secret = add_integration(app_env, monkeypatch)
+    ado = FakeAzureDevOps(rsps, "pat-value-never-printed", base_url="https://dev.azure.com/ouno/")
+    sentry = FakeSentry(rsps, "https://us.sentry.io/", "acme", "sntrys_token_never_printed")
+    for n in range(1, 30):
+        ado.work_items[n] = {"System.TeamProject": "Fabrikam", "System.Title": f"Item {n}"}
+        sentry.add_issue(str(n))
+    return secret
 
 
 def add_integration(app_env, monkeypatch) -> str:
@@ -70,6 +78,7 @@ def test_add_show_list(app_env, added):
         "sentryAppSecretSetting": None,
         "hookUrl": None,
         "hookKeySetting": None,
+        "hookAnonymous": False,
         "subscriptions": [],
         "status": "active",
         "rotationInProgress": False,
@@ -382,3 +391,69 @@ def test_update_changes_settings_and_refuses_bad_input(app_env, added):
         == "error: nothing to change: give at least one option\n"
     )
     assert "https:// URL" in run("integration", "update", COLLECTION, "--base-url", "nope")[2]
+
+
+NEW = "6f1c2a9e-7d41-4c3b-9a55-0e8d2b6f4c11"
+
+
+def test_a_placeholder_token_is_refused_at_add_and_nothing_is_stored(app_env, monkeypatch):
+    monkeypatch.setenv("ADO_PAT_NEW", "<an Azure DevOps PAT>")  # as the example file has it
+    code, out, err = run(
+        "integration", "add", NEW, "--base-url", "https://dev.azure.com/new",
+        "--pat-setting", "ADO_PAT_NEW",
+    )  # fmt: skip
+    assert (code, out) == (1, "")
+    assert err.startswith("error: --pat-setting ADO_PAT_NEW:") and "placeholder" in err
+    assert run("integration", "show", NEW)[0] == 1  # not stored
+
+
+def test_a_setting_not_set_here_is_stored_with_a_warning(app_env, monkeypatch):
+    monkeypatch.delenv("ADO_PAT_ELSEWHERE", raising=False)
+    code, out, err = run(
+        "integration", "add", NEW, "--base-url", "https://dev.azure.com/new",
+        "--pat-setting", "ADO_PAT_ELSEWHERE",
+    )  # fmt: skip
+    assert code == 0 and "Integration registered." in out
+    assert err.startswith("warning: --pat-setting ADO_PAT_ELSEWHERE: not set here")
+    assert "az functionapp config appsettings set" in err
+
+
+@pytest.mark.parametrize(
+    ("base_url", "accepted"),
+    [
+        ("http://dev.azure.com/x/", False),  # a PAT in clear text over the internet
+        ("https://dev.azure.com/x/", True),
+        ("http://tfs:8080/tfs/DefaultCollection/", True),  # an intranet server
+        ("http://10.1.2.3/tfs/DefaultCollection/", True),
+    ],
+)
+def test_plain_http_is_only_for_private_hosts(app_env, monkeypatch, base_url, accepted):
+    monkeypatch.setenv("ADO_PAT_NEW", "pat-value")
+    code, _, err = run(
+        "integration", "add", NEW, "--base-url", base_url, "--pat-setting", "ADO_PAT_NEW"
+    )
+    assert (code == 0) == accepted, err
+    if not accepted:
+        assert "must be https:// for a host on the internet (dev.azure.com)" in err
+
+
+def test_options_cannot_be_abbreviated(app_env):
+    with pytest.raises(SystemExit) as exc:
+        run("integration", "add", NEW, "--base-url", "https://dev.azure.com/x", "--pat", "P")
+    assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("work_item", "issue", "says"),
+    [
+        ("404", "9", "work item 404 does not exist in https://dev.azure.com/ouno/"),
+        ("13", "404", "Sentry issue 404 does not exist in organization acme"),
+    ],
+)
+def test_link_add_checks_both_sides_before_storing(app_env, added, work_item, issue, says):
+    code, out, err = run(
+        "link", "add", COLLECTION, "--work-item", work_item, "--org", "acme", "--issue", issue
+    )
+    assert (code, out) == (1, "")
+    assert says in err and "nothing stored" in err and "run the command again" not in err
+    assert json.loads(run("link", "list", COLLECTION)[1]) == []

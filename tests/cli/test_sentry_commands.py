@@ -78,6 +78,7 @@ def services(added, rsps):
     ado = FakeAzureDevOps(rsps, "pat-value-never-printed", base_url="https://dev.azure.com/ouno/")
     ado.work_items[13] = {"System.TeamProject": "Fabrikam", "System.Title": "Crash"}
     sentry = FakeSentry(rsps, "https://us.sentry.io/", "acme", "sntrys_token_never_printed")
+    sentry.add_issue("9")
     return ado, sentry
 
 
@@ -126,7 +127,13 @@ def test_an_issue_linked_twice_keeps_showing_the_link_that_remains(services):
 
 def test_a_failed_registration_keeps_the_link_and_a_rerun_completes_it(services):
     _, sentry = services
-    sentry.failures.extend([(500, {})] * 4)
+    register, refusals = sentry._external, [500] * 4
+
+    def failing(request):
+        # Sentry's external-issue endpoint failing (5xx) until it recovers.
+        return (refusals.pop(), {}, "{}") if refusals else register(request)
+
+    sentry._external = failing
     code, _, err = run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme",
                        "--issue", "9")  # fmt: skip
     assert code == 1 and "link stored, but showing it in the Sentry issue failed" in err

@@ -17,6 +17,7 @@ from shared.devops_to_sentry.done_states import forget_cached_states
 from shared.store.audit import AuditLog
 
 HOOK_URL = "https://sync-app.example/api/workitems/webhook"
+KEY = ("--key-setting", "WEBHOOK_FUNCTION_KEY")
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def _webhook_accepts(collection_id: str, secret: str) -> bool:
     return http_post(payload, basic_auth(secret)).status_code == 200
 
 
-def test_create_posts_the_subscription_and_never_prints_the_secret(app_env, world):
+def test_create_posts_the_subscription_and_prints_the_new_secret_once(app_env, world):
     integration, stores, ado, _ = world
     code, out, err = run(
         "subscription", "create", integration.id, "--url", HOOK_URL,
@@ -72,7 +73,10 @@ def test_create_posts_the_subscription_and_never_prints_the_secret(app_env, worl
             "detailedMessagesToSend": "none",
         },
     }
-    assert secret not in out and "function-key-value" not in out
+    # The new secret is printed once (the person may be testing with the previous one); the
+    # function key never.
+    assert f"New webhook secret (shown once, store it now): {secret}\n" in out
+    assert "function-key-value" not in out
     shown = stores.integrations.get(integration.id)
     assert [s.id for s in shown.subscriptions] == ["sub-1"]
     assert shown.hook_url == HOOK_URL
@@ -84,7 +88,7 @@ def test_create_posts_the_subscription_and_never_prints_the_secret(app_env, worl
 
 def test_a_second_subscription_rolls_the_new_secret_out_to_the_first(app_env, world):
     integration, _, ado, _ = world
-    run("subscription", "create", integration.id, "--url", HOOK_URL)
+    run("subscription", "create", integration.id, "--url", HOOK_URL, *KEY)
     first_secret = _password(ado, "sub-1")
     run("subscription", "create", integration.id)
     app_env.secrets += [first_secret, _password(ado, "sub-2")]
@@ -114,7 +118,7 @@ def test_create_refuses_a_url_with_a_key_in_it(world):
 )
 def test_check_repairs_what_azure_devops_broke(app_env, world, status, repaired):
     integration, stores, ado, _ = world
-    run("subscription", "create", integration.id, "--url", HOOK_URL)
+    run("subscription", "create", integration.id, "--url", HOOK_URL, *KEY)
     old_secret = _password(ado, "sub-1")
     app_env.secrets.append(old_secret)
     if status == "missing":
@@ -157,7 +161,7 @@ def test_check_repairs_what_azure_devops_broke(app_env, world, status, repaired)
 
 def test_timer_function_checks_every_integration(app_env, world):
     integration, _, ado, _ = world
-    run("subscription", "create", integration.id, "--url", HOOK_URL)
+    run("subscription", "create", integration.id, "--url", HOOK_URL, *KEY)
     ado.subscriptions["sub-1"]["status"] = "disabledBySystem"
     app_env.secrets.append(_password(ado, "sub-1"))
     SubscriptionCheck.main(TimerRequest())
@@ -268,7 +272,7 @@ def test_reconcile_reads_work_items_200_at_a_time(app_env, world):
 def test_a_comment_subscription_is_created_and_repaired_as_one(app_env, world):
     integration, _, ado, _ = world
     for event in ("workitem.updated", "workitem.commented"):
-        code, _, err = run("subscription", "create", integration.id, "--url", HOOK_URL,
+        code, _, err = run("subscription", "create", integration.id, "--url", HOOK_URL, *KEY,
                            "--event", event)  # fmt: skip
         assert code == 0, err
     assert [s["eventType"] for s in ado.subscriptions.values()] == [
@@ -286,3 +290,40 @@ def test_a_comment_subscription_is_created_and_repaired_as_one(app_env, world):
         app_env.secrets.append(sub["consumerInputs"]["basicAuthPassword"])
     listed = json.loads(run("subscription", "list", integration.id)[1])
     assert sorted(s["eventType"] for s in listed) == ["workitem.commented", "workitem.updated"]
+
+
+def test_create_without_a_function_key_is_refused_and_says_why(world):
+    integration, stores, ado, _ = world
+    code, out, err = run("subscription", "create", integration.id, "--url", HOOK_URL)
+    assert code == 1 and out == ""
+    assert "authLevel function" in err and "401" in err and "--key-setting" in err
+    assert ado.calls == []  # nothing created in Azure DevOps
+    shown = stores.integrations.get(integration.id)
+    assert shown.hook_url is None and shown.subscriptions == ()  # nothing stored
+
+
+def test_an_anonymous_function_on_the_local_host_can_be_subscribed(world):
+    integration, stores, ado, _ = world
+    local = "http://127.0.0.1:7071/api/workitems/webhook"
+    code, _, err = run("subscription", "create", integration.id, "--url", local, "--anonymous")
+    assert code == 0, err
+    assert ado.subscriptions["sub-1"]["consumerInputs"]["url"] == local  # no ?code=
+    assert stores.integrations.get(integration.id).hook_anonymous
+
+
+@pytest.mark.parametrize(
+    ("url", "extra", "says"),
+    [
+        ("http://sync-app.example/api/workitems/webhook", KEY, "https://"),
+        (HOOK_URL, ("--key-setting", "K", "--anonymous"), "not allowed with"),
+        (HOOK_URL, ("--key-setting", "not a name"), "setting"),
+    ],
+)
+def test_bad_webhook_urls_and_keys_are_refused(world, url, extra, says):
+    integration, stores, ado, _ = world
+    try:
+        code, _, err = run("subscription", "create", integration.id, "--url", url, *extra)
+    except SystemExit as exc:  # argparse refuses the pair itself
+        code, err = 1 if exc.code else 0, says
+    assert code != 0 and says in err
+    assert ado.calls == [] and stores.integrations.get(integration.id).hook_url is None

@@ -54,3 +54,11 @@ def test_whatever_passes_cannot_break_out_of_a_link(text):
         if link is not None:
             assert link.startswith(("https://", "http://"))
             assert not any(c in link for c in " \t\n()[]<>\"'`\\")
+
+
+def test_a_webhook_secret_never_starts_with_a_dash(monkeypatch):
+    from shared import credentials
+
+    drawn = iter(["-starts-with-a-dash", "_fine"])
+    monkeypatch.setattr(credentials.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert credentials.new_webhook_secret() == "_fine"
