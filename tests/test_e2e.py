@@ -166,7 +166,7 @@ def test_sentry_failing_goes_to_poison_and_replay_applies_once(app_env, world, l
     assert sentry.writes == []
 
     sentry.failures.clear()  # the token is fixed
-    assert cli.main(["poison", "replay"], out=io.StringIO(), err=io.StringIO()) == 0
+    assert cli.main(["poison", "replay", "--yes"], out=io.StringIO(), err=io.StringIO()) == 0
     assert wait_for(lambda: sentry.writes, timeout=30)
     assert wait_for(lambda: not app_env.queued(), timeout=10)
     assert [c.body for c in sentry.writes] == [{"status": "resolved"}]

@@ -14,7 +14,11 @@ from shared.validation import check_work_item_id
 
 
 def add_parser(groups: Any) -> None:
-    audit = groups.add_parser("audit", help="the decisions SyncStatus made, newest first")
+    audit = groups.add_parser(
+        "audit",
+        help="what the app decided and did (every function: sync, Sentry events, releases, "
+        "links, subscriptions, the timer), newest first",
+    )
     audit.add_argument(
         "id", help=f"collection id, or '{UNREADABLE_PARTITION}' for messages naming none"
     )

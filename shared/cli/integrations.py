@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from shared.cli.output import id_argument, print_json
-from shared.errors import NotFound
+from shared.cli.output import confirm, id_argument, print_json, yes_argument
+from shared.errors import IntegrationRemoved, NotFound
 from shared.issue_links.schema import schema, webhook_url
 from shared.store.integrations import Integrations
 from shared.store.sentry_orgs import SentryOrgs
@@ -48,6 +48,7 @@ def add_parser(groups: Any) -> None:
         ("finish-rotation", "stop accepting the previous webhook secret"),
     ):
         id_argument(actions.add_parser(name, help=text))
+    yes_argument(actions.choices["remove"])
     sentry_add = actions.add_parser("sentry-add", help="add a Sentry organization it serves")
     id_argument(sentry_add)
     sentry_add.add_argument("--org", required=True, help="Sentry organization slug")
@@ -152,6 +153,12 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     elif args.action == "show":
         print_json(integrations.get(args.id, with_orgs=True).to_public(), out)
     elif args.action == "remove":
+        try:
+            shown = integrations.get(args.id)  # refuses an unknown id before asking
+            label = f"{shown.id} ({shown.name or 'no name'})"
+        except IntegrationRemoved:
+            label = f"{args.id} (removed; finishing its cleanup)"
+        confirm(args, f"Remove integration {label} and its links")
         integrations.remove(args.id)
         out.write(f"Integration {args.id} removed; its webhook now answers 410.\n")
     elif args.action == "rotate-secret":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from shared.cli.output import id_argument, print_json
+from shared.cli.output import confirm, id_argument, print_json, yes_argument
 from shared.devops_intake.reconcile import Reconciler
 from shared.maintenance.retention import prune
 from shared.store.integrations import Integrations
@@ -21,12 +21,11 @@ def add_parsers(groups: Any) -> None:
     )
     id_argument(reconcile)
     reconcile.add_argument("--dry-run", action="store_true", help="print, write nothing")
-    id_argument(
-        groups.add_parser(
-            "prune", help="delete delivery markers older than 7 days and audit rows older than 90"
-        ),
-        optional=True,
+    prune_parser = groups.add_parser(
+        "prune", help="delete delivery markers older than 7 days and audit rows older than 90"
     )
+    id_argument(prune_parser, optional=True)
+    yes_argument(prune_parser)
 
 
 def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
@@ -58,4 +57,5 @@ def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
 def prune_rows(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     integrations = Integrations(storage)
     ids = [integrations.get(args.id).id] if args.id else [i.id for i in integrations.list_all()]
+    confirm(args, f"Delete old delivery markers and audit rows of {len(ids)} integration(s)")
     print_json({integration_id: prune(storage, integration_id) for integration_id in ids}, out)

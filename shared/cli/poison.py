@@ -6,14 +6,16 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from shared.cli.output import print_json
+from shared.cli.output import confirm, print_json, yes_argument
 from shared.errors import NotFound
 from shared.store.poison import QUEUES, PoisonMessage, PoisonQueue
 from shared.store.storage import Storage
 
 
 def add_parser(groups: Any) -> None:
-    poison = groups.add_parser("poison", help="messages SyncStatus or SentryEvents gave up on")
+    poison = groups.add_parser(
+        "poison", help="messages SyncStatus, SentryEvents or ReleaseSync gave up on"
+    )
     actions = poison.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="show up to 32 poison messages")
     replay = actions.add_parser("replay", help="put readable poison messages back on the queue")
@@ -22,6 +24,8 @@ def add_parser(groups: Any) -> None:
     drop.add_argument(
         "--message-id", action="append", required=True, help="this message (repeatable)"
     )
+    yes_argument(replay)
+    yes_argument(drop)
     for parser in (listing, replay, drop):
         parser.add_argument(
             "--queue",
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
         print_json([_entry(m) for m in queue.peek()], out)
         return
     if args.action == "replay":
+        if not args.message_id:
+            confirm(args, f"Replay every message in the {args.queue} poison queue")
         outcome = queue.replay(set(args.message_id) if args.message_id else None)
         names = {
             "sentry": storage.settings.sentry_queue,
@@ -51,8 +57,10 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
                 f"({', '.join(outcome.unreadable)}); 'poison drop --message-id ID' deletes one.\n"
             )
     else:
+        confirm(args, f"Delete {len(set(args.message_id))} poison message(s) for good")
         outcome = queue.drop(set(args.message_id))
-        out.write(f"Dropped {len(outcome.done)} message(s).\n")
+        if outcome.done:
+            out.write(f"Dropped {len(outcome.done)} message(s).\n")
     if outcome.missing:
         raise NotFound(f"no poison message with id {', '.join(outcome.missing)}")
 

@@ -252,7 +252,7 @@ def test_rotate_and_finish(app_env, added):
 
 def test_remove_leaves_a_tombstone_and_drops_links(app_env, added):
     run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
-    assert run("integration", "remove", COLLECTION)[0] == 0
+    assert run("integration", "remove", COLLECTION, "--yes")[0] == 0
     payload = load_fixture("ojdev_workitem_updated_state_change_services.json")
     assert http_post(payload, basic_auth(added)).status_code == 410
 
@@ -264,7 +264,7 @@ def test_remove_leaves_a_tombstone_and_drops_links(app_env, added):
     assert code == 1
     assert "was removed" in err
     # Removing again finishes any interrupted cleanup and still succeeds.
-    assert run("integration", "remove", COLLECTION)[0] == 0
+    assert run("integration", "remove", COLLECTION, "--yes")[0] == 0
 
     # Registering the organization again replaces the tombstone, with no old links.
     code, out, _ = run(
@@ -357,13 +357,15 @@ def test_poison_list_replay_and_audit(app_env, added):
     assert [m["id"] for m in remaining] == [listed[1]["id"], listed[2]["id"]]
 
     # Replaying everything skips the unreadable one, and says so.
-    code, out, _ = run("poison", "replay")
+    code, out, _ = run("poison", "replay", "--yes")
     assert code == 0
     assert "Replayed 1 message(s)" in out
     assert f"Left 1 unreadable message(s) in the poison queue ({listed[2]['id']})" in out
     code, out, err = run("poison", "replay", "--message-id", "nosuch")
     assert (code, err) == (1, "error: no poison message with id nosuch\n")
-    code, out, _ = run("poison", "drop", "--message-id", listed[2]["id"])
+    code, out, err = run("poison", "drop", "--message-id", "nosuch", "--yes")
+    assert (code, out, err) == (1, "", "error: no poison message with id nosuch\n")
+    code, out, _ = run("poison", "drop", "--message-id", listed[2]["id"], "--yes")
     assert (code, out) == (0, "Dropped 1 message(s).\n")
     assert json.loads(run("poison", "list")[1]) == []
 
@@ -457,3 +459,28 @@ def test_link_add_checks_both_sides_before_storing(app_env, added, work_item, is
     assert (code, out) == (1, "")
     assert says in err and "nothing stored" in err and "run the command again" not in err
     assert json.loads(run("link", "list", COLLECTION)[1]) == []
+
+
+class _Terminal(io.StringIO):
+    """Standard input as a person at a terminal would give it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("stdin", "extra", "removed", "says"),
+    [
+        (io.StringIO(""), (), False, "no terminal to confirm on; add --yes"),  # a script
+        (_Terminal("n\n"), (), False, "cancelled; nothing changed"),
+        (_Terminal("\n"), (), False, "cancelled; nothing changed"),  # the default is no
+        (_Terminal("y\n"), (), True, ""),
+        (io.StringIO(""), ("--yes",), True, ""),
+    ],
+)
+def test_destructive_commands_ask_first(app_env, added, monkeypatch, stdin, extra, removed, says):
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, _, err = run("integration", "remove", COLLECTION, *extra)
+    assert (code == 0) == removed and says in err
+    status = json.loads(run("integration", "list", "--all")[1])[0]["status"]
+    assert status == ("removed" if removed else "active")

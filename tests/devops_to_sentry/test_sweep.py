@@ -189,7 +189,7 @@ def test_prune_deletes_old_markers_and_audit_rows_only(world, app_env):
     counts = prune(app_env.storage(), world.id, much_later)
     assert counts["audit"] == rows_before
     assert world.link_row(5, "acme", "101").state_rev == 2  # links are never pruned
-    code, out, _ = run("prune", world.id)
+    code, out, _ = run("prune", world.id, "--yes")
     assert (code, json.loads(out)) == (0, {world.id: {"markers": 0, "audit": 0}})
 
 
