@@ -7,6 +7,7 @@ calls (search, answered while a person types) get a shorter retry budget than Sy
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import TYPE_CHECKING, TypeVar
@@ -15,11 +16,13 @@ from shared.azure_devops.paths import release_base_url, search_base_url
 from shared.credentials import token_from_setting
 from shared.errors import ConfigurationError
 from shared.http import ApiError, RetryPolicy
+from shared.log import log_event
 from shared.store.records import Integration, SentryOrg
 
 if TYPE_CHECKING:
     from shared.azure_devops.client import AzureDevOpsClient
     from shared.azure_devops.code_client import CodeClient
+    from shared.azure_devops.identity import Identity
     from shared.sentry.client import SentryClient
 
 BACKGROUND = RetryPolicy()
@@ -112,6 +115,22 @@ def devops_account(integration: Integration) -> str | None:
             _accounts[key] = (time.monotonic() + ACCOUNT_SECONDS, account)
             _account_failures.pop(key, None)
         return account
+
+
+def made_by_app(integration: Integration, who: Identity | None) -> bool:
+    """Whether a revision by ``who`` was made by this app (the PAT's account) moving the work
+    item to Sentry's state or assignee. Only asked when a Sentry -> Azure DevOps direction is
+    on (else the app makes no such revisions); if the account cannot be read, False: every
+    write compares with Sentry first, so treating an echo as a change costs a read at most."""
+    sync = integration.sync
+    if not (sync.status_to_devops or sync.assignee_to_devops) or who is None:
+        return False
+    try:
+        account = devops_account(integration)
+    except (ApiError, ConfigurationError) as exc:
+        log_event("sync.account_unreadable", logging.WARNING, error=type(exc).__name__)
+        return False
+    return bool(account and who.unique_name and who.unique_name.casefold() == account.casefold())
 
 
 def _known_account(key: str) -> tuple[str | None] | None:

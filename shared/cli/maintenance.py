@@ -8,6 +8,7 @@ from typing import Any, TextIO
 from shared.cli.output import confirm, id_argument, print_json, yes_argument
 from shared.devops_intake.reconcile import Reconciler
 from shared.maintenance.retention import prune
+from shared.messages.sync import SyncMessage
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
 from shared.sweep.run import Sweep
@@ -41,6 +42,7 @@ def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
                 "assignee": (m.assignee.new.email if m.assignee.new else None)
                 if m.assignee
                 else None,
+                "why": _why(m),
             }
             for m in missed
         ],
@@ -52,6 +54,18 @@ def reconcile(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
     if drift.errors:
         result["errors"] = drift.errors
     print_json(result, out)
+
+
+def _why(message: SyncMessage) -> str:
+    changed = []
+    if message.state is not None:
+        changed.append(f"moved the state from {message.state.old} to {message.state.new}")
+    if message.assignee is not None:
+        changed.append("changed the assignee")
+    return (
+        f"revision {message.rev} {' and '.join(changed)}, is newer than what the app knows of "
+        "the work item, and no delivery of it arrived"
+    )
 
 
 def prune_rows(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from shared.azure_devops.fields import FIELD_REV, FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.azure_devops.hooks import WorkItemUpdate
-from shared.clients import azure_devops_client
+from shared.clients import azure_devops_client, made_by_app
 from shared.devops_intake.work_item_updated import remember_queued
 from shared.devops_to_sentry.changes import message_for
 from shared.log import log_event
@@ -84,8 +84,8 @@ class Reconciler:
             except ValidationError:
                 log_event("reconcile.unreadable_update", logging.WARNING, work_item=work_item)
                 continue
-            if update.rev <= known:
-                continue
+            if update.rev <= known or update.rev == 1:
+                continue  # known, or the creation (before any link could exist)
             message = message_for(
                 update,
                 work_item,
@@ -94,6 +94,8 @@ class Reconciler:
                 project_name=str(fields.get(FIELD_TEAM_PROJECT) or "") or None,
                 work_item_type=str(fields.get(FIELD_WORK_ITEM_TYPE) or "") or None,
             )
-            if isinstance(message, SyncMessage):
-                found.append(message)
+            if isinstance(message, SyncMessage) and not made_by_app(
+                integration, message.changed_by
+            ):
+                found.append(message)  # our own writes (Sentry's changes) go back nowhere
         return found

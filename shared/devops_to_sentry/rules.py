@@ -209,6 +209,7 @@ def plan_link(
                 reasons.append("assignee has no email address; assignee left as it is")
             else:
                 settle.add(ASSIGNEE)
+                reasons.append("assignee cleared" if assignee.cleared else "assignee changed")
         else:
             reasons.append(
                 "assignee revision already applied"

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
-from shared.clients import azure_devops_client, devops_account
+from shared.clients import azure_devops_client, made_by_app
 from shared.devops_to_sentry.done_states import DoneStates
 from shared.devops_to_sentry.link_round import LinkBusy, LinkRounds
 from shared.devops_to_sentry.rules import StateSet
@@ -171,21 +171,7 @@ class Syncer:
         return kept
 
     def _is_echo(self, integration: Integration, message: SyncMessage) -> bool:
-        """Whether this app made the revision (moving the work item to Sentry's state). Only
-        asked when the Sentry -> Azure DevOps direction is on; if the PAT's account cannot be
-        read, the revision is applied normally (every write compares with Sentry first)."""
-        sync = integration.sync
-        who = message.changed_by
-        if not (sync.status_to_devops or sync.assignee_to_devops) or who is None:
-            return False
-        try:
-            account = devops_account(integration)
-        except (ApiError, ConfigurationError) as exc:
-            log_event("sync.account_unreadable", logging.WARNING, error=type(exc).__name__)
-            return False
-        return bool(
-            account and who.unique_name and who.unique_name.casefold() == account.casefold()
-        )
+        return made_by_app(integration, message.changed_by)
 
     def _states_for(self, integration: Integration, message: SyncMessage) -> StateSet:
         """The done-states for the message's work item, read once per run (links settled

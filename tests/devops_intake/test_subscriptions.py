@@ -231,6 +231,10 @@ def test_reconcile_catches_a_change_lost_during_probation_and_applies_it_once(ap
     would = json.loads(out)["would queue"]
     assert [(m["workItemId"], m["rev"]) for m in would] == [(13, 4), (13, 5)]
     assert would[0]["assignee"] == "priya@contoso.com"
+    assert would[1]["why"] == (
+        "revision 5 moved the state from Active to Closed, is newer than what the app knows of "
+        "the work item, and no delivery of it arrived"
+    )
     assert app_env.queued() == []  # a dry run writes nothing
 
     code, out, _ = run("reconcile", integration.id)
@@ -327,3 +331,24 @@ def test_bad_webhook_urls_and_keys_are_refused(world, url, extra, says):
         code, err = 1 if exc.code else 0, says
     assert code != 0 and says in err
     assert ado.calls == [] and stores.integrations.get(integration.id).hook_url is None
+
+
+def test_reconcile_leaves_out_creations_and_the_apps_own_writes(app_env, world):
+    """Neither is a change to carry to Sentry: a creation precedes any link, and the app's
+    own revisions (moving the work item to Sentry's state) came from Sentry."""
+    integration, stores, ado, sentry = world
+    run("integration", "sync", integration.id, "--status-to-devops", "on")
+    sentry.add_issue("101")
+    stores.links.add(integration.id, 13, "acme", "101")
+    ado.work_items[13] = {"System.WorkItemType": "Bug", "System.TeamProject": "Fabrikam"}
+    ado.revs[13] = 3
+    ours = {"displayName": "Sync bot", "uniqueName": ado.account}
+    ado.updates[13] = [
+        _update(1, **{"System.State": {"newValue": "New"}}),
+        {**_update(2, **{"System.State": {"oldValue": "New", "newValue": "Resolved"}}),
+         "revisedBy": ours},
+        _update(3, **{"System.State": {"oldValue": "Resolved", "newValue": "Active"}}),
+    ]  # fmt: skip
+    code, out, err = run("reconcile", integration.id, "--dry-run")
+    assert code == 0, err
+    assert [m["rev"] for m in json.loads(out)["would queue"]] == [3]

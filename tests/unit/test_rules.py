@@ -230,3 +230,17 @@ def test_an_echo_is_remembered_and_asks_sentry_for_nothing_new(pending, repair, 
     )
     assert echo.settle == pending | repair  # only what earlier runs left unfinished
     assert echo.memory.pending == echo.settle
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (AssigneeChange(email="ana@contoso.com"), "assignee changed"),
+        (AssigneeChange(email=None, cleared=True), "assignee cleared"),
+    ],
+)
+def test_an_assignee_change_says_what_it_does(change, reason):
+    """The audit row of an applied assignment reads as one, not "nothing to do: assign"."""
+    plan = plan_link(LinkMemory(), 3, assignee=change)
+    assert plan.settle == {ASSIGNEE}
+    assert plan.reason == reason
