@@ -159,12 +159,14 @@ class Sweep:
                 break  # Sentry's window is spent: the rest waits with the chunk
             org = integration.sentry_org(slug)
             assert org is not None
-            found, asked = self._read(org, org_links, marked, report)
+            found, asked = self._read(org, org_links, report)
             client = sentry_client(org)
             for link in org_links:
-                unfinished = bool(link.pending) or link.row_key in marked
-                if not unfinished and link.issue_id not in asked:
-                    continue  # not read (a failed or postponed read): nothing is known
+                if link.issue_id not in asked:
+                    # Not read (a failed or postponed read): nothing is known. An unfinished
+                    # write waits too: while the organization's token fails, queueing its
+                    # settle each round would only fail again, round after round.
+                    continue
                 report.checked += 1
                 issue = found.get(link.issue_id)
                 state = (
@@ -217,14 +219,13 @@ class Sweep:
         return report
 
     def _read(
-        self, org: SentryOrg, links: list[Link], marked: set[str], report: SweepReport
+        self, org: SentryOrg, links: list[Link], report: SweepReport
     ) -> tuple[dict[str, SentryIssue], set[str]]:
         """The organization's linked issues the plans need, 100 a call: those Sentry returned,
         and the ids asked for (an id asked for and not returned is gone from Sentry)."""
-        wanted = sorted(
-            {link.issue_id for link in links if not link.pending and link.row_key not in marked},
-            key=int,
-        )
+        # Unfinished writes are read too (rarely more than a few): the read says whether the
+        # organization answers before their settle is queued.
+        wanted = sorted({link.issue_id for link in links}, key=int)
         client = sentry_client(org)
         found: dict[str, SentryIssue] = {}
         asked: set[str] = set()

@@ -78,15 +78,23 @@ def test_a_hand_change_in_sentry_is_shown_by_a_dry_run_then_corrected(world):
     assert json.loads(out)["corrections queued"] == []
 
 
-def test_an_unfinished_write_is_queued_without_reading_sentry(world):
+def test_an_unfinished_write_is_queued_once_sentry_answers(world):
     world.acme.failures.extend([(500, {})] * 20)
     with pytest.raises(RetryLater):
         world.run(world.message(rev=3, old="Closed", new="Active"))
     assert world.link_row(5, "acme", "101").pending == frozenset({"status"})
+    # While the organization's token is refused, no round queues a settle that would fail.
+    world.acme.failures.extend([(401, {"detail": "Invalid token"})] * 4)
+    for _ in range(2):
+        _, out, _ = run("reconcile", world.id)
+        shown = json.loads(out)
+        assert shown["corrections queued"] == [] and "reading 1 issues failed" in shown["errors"][0]
+    assert world.env.queued() == []
     world.acme.failures.clear()
     world.acme.calls.clear()
     run("reconcile", world.id)
-    assert world.acme.calls == []  # pending is enough to know
+    assert len(world.acme.calls) == 1  # one read says Sentry answers; pending says the rest
+    assert len(world.env.queued()) == 1
     _drain(world)
     assert world.acme.issues["101"]["status"] == "unresolved"
     assert world.link_row(5, "acme", "101").pending == frozenset()
