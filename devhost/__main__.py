@@ -11,12 +11,29 @@ import sys
 import threading
 from pathlib import Path
 
-from devhost.azurite import DEFAULT_PORTS, start_azurite
+from devhost.azurite import DEFAULT_PORTS, Azurite, start_azurite
 from devhost.host import Host, load_local_settings
 from devhost.loader import FunctionLoadError
 
 # The app's root; the benchmark points it at a copy with one more function (its yardstick).
 APP_ROOT = Path(os.environ.get("DEVHOST_APP_ROOT") or Path(__file__).resolve().parent.parent)
+
+
+def _watch(azurite: Azurite, stopping: threading.Event, died: threading.Event) -> None:
+    """Azurite exiting under us leaves every function failing: say so, and stop."""
+    code = azurite.process.wait()
+    if stopping.is_set():
+        return
+    died.set()
+    last = "".join(azurite.output[-5:]).strip() or "(no output)"
+    print(
+        f"error: Azurite (127.0.0.1:{min(DEFAULT_PORTS.values())}-{max(DEFAULT_PORTS.values())}) "
+        f"exited with code {code}; devhost stops. Its last lines:\n{last}\n"
+        "Start again with make run.",
+        file=sys.stderr,
+        flush=True,
+    )
+    stopping.set()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,12 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         print("Ctrl-C stops.", flush=True)
 
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    died = threading.Event()
+    if azurite is not None:
+        threading.Thread(
+            target=_watch, args=(azurite, stopping, died), name="azurite-watch", daemon=True
+        ).start()
     try:
         stopping.wait()
     except KeyboardInterrupt:
         pass
     if not args.worker:
         print("stopping...", flush=True)
+    stopping.set()  # also tells the watcher that Azurite's exit is ours
     for other in others:
         other.terminate()
     host.stop()
@@ -102,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         other.wait(30)
     if azurite:
         azurite.stop()
-    return 0
+    return 1 if died.is_set() else 0
 
 
 if __name__ == "__main__":

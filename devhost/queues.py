@@ -40,6 +40,7 @@ log = logging.getLogger("devhost.queues")
 LEASE_SECONDS = 30
 RENEW_SECONDS = 10
 MIN_POLL_SECONDS = 0.1
+STORAGE_CALLS: dict[str, Any] = {"retry_total": 0, "connection_timeout": 2, "read_timeout": 10}
 _TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
@@ -95,8 +96,15 @@ class QueueListener:
         self.options = options
         self._invoke = invoke
         # Raw text in and out: decoding is ours to do, so poison copies keep the content.
-        self._queue = QueueClient.from_connection_string(connection_string, queue_name)
-        self._poison = QueueClient.from_connection_string(connection_string, f"{queue_name}-poison")
+        # Storage calls fail fast (the SDK's default retries wait 15 s and more): the poll loop
+        # retries by itself, says at once when storage is unreachable, and stops promptly.
+        self._queue = QueueClient.from_connection_string(
+            connection_string, queue_name, **STORAGE_CALLS
+        )
+        self._poison = QueueClient.from_connection_string(
+            connection_string, f"{queue_name}-poison", **STORAGE_CALLS
+        )
+        self.unreachable = False  # the last poll could not reach storage
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"queue-{queue_name}", daemon=True)
         self._pool = ThreadPoolExecutor(max_workers=options.batch_size)
@@ -130,8 +138,20 @@ class QueueListener:
                     )
                 )
             except AzureError as exc:
-                log.warning("polling %s failed: %s", self.queue_name, type(exc).__name__)
+                if not self.unreachable:
+                    log.error(
+                        "storage unreachable at %s (%s): is Azurite running? make run starts "
+                        "it; otherwise check AzureWebJobsStorage. Polling %s goes on.",
+                        self._queue.primary_endpoint.rsplit("/", 1)[0],
+                        type(exc).__name__,
+                        self.queue_name,
+                    )
+                self.unreachable = True
                 messages = []
+            else:
+                if self.unreachable:
+                    log.warning("storage reachable again: polling %s", self.queue_name)
+                self.unreachable = False
             if messages:
                 list(self._pool.map(self._process, messages))
                 delay = MIN_POLL_SECONDS

@@ -345,3 +345,58 @@ def test_lease_is_extended_while_the_function_runs(tmp_path, app_env, monkeypatc
     finally:
         for host in hosts:
             host.stop()
+
+
+def test_unreachable_storage_is_said_at_once_and_stopping_is_prompt(tmp_path, caplog):
+    """Storage gone (Azurite stopped): the first failed poll names the endpoint, and the
+    listener stops when asked instead of sitting in the SDK's 15 s-and-more retries."""
+    import socket
+
+    from devhost.queues import QueueListener
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = (
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + base64.b64encode(b"k" * 32).decode()
+        + f";QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+    )
+    spec = {"bindings": [{"type": "queueTrigger", "direction": "in", "name": "msg",
+                          "queueName": "work", "connection": "AzureWebJobsStorage"}]}  # fmt: skip
+    app = make_app(tmp_path, {"Worker": (spec, "def main(msg) -> None:\n    pass\n")})
+    (function,) = load_app(app)
+    listener = QueueListener(
+        function, connection, "work", QueueOptions(max_polling_interval=0.2), lambda *a: None
+    )
+    caplog.set_level("ERROR", logger="devhost.queues")
+    listener.start()
+    try:
+        wait_for(lambda: listener.unreachable, timeout=20)
+        (record,) = [r for r in caplog.records if "storage unreachable" in r.getMessage()]
+        assert f"http://127.0.0.1:{port}/devstoreaccount1" in record.getMessage()
+        assert "is Azurite running?" in record.getMessage()
+    finally:
+        listener.stop()
+    assert not listener._thread.is_alive()
+
+
+def test_devhost_says_when_azurite_dies_and_stops(capsys):
+    """``make run``'s Azurite exiting under devhost: an error naming it, and a stop."""
+    import subprocess
+    import threading
+
+    from devhost.__main__ import _watch
+    from devhost.azurite import Azurite
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", "print('Exiting: port in use'); raise SystemExit(3)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    azurite = Azurite(process=process, ports={}, output=["Exiting: port in use\n"])
+    stopping, died = threading.Event(), threading.Event()
+    _watch(azurite, stopping, died)
+    assert stopping.is_set() and died.is_set()
+    err = capsys.readouterr().err
+    assert "error: Azurite (127.0.0.1:10000-10002) exited with code 3; devhost stops" in err
+    assert "Exiting: port in use" in err

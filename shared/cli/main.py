@@ -17,7 +17,7 @@ from typing import TextIO
 from shared import settings
 from shared.cli import audit, integrations, links, maintenance, poison, releases, subscriptions
 from shared.credentials import check_setting_name, token_from_setting
-from shared.errors import ConfigurationError, InvalidInput, SyncError
+from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable, SyncError
 from shared.store.storage import Storage, get_storage
 
 Command = Callable[[argparse.Namespace, Storage, TextIO], None]
@@ -91,11 +91,20 @@ def main(
 ) -> int:
     out, err = out or sys.stdout, err or sys.stderr
     args = build_parser().parse_args(argv)
+    storage: Storage | None = None
     try:
         # As func does: local.settings.json's Values, where the environment has none.
         settings.apply_local_settings(settings.LOCAL_SETTINGS)
         warnings = _check_named_settings(args)
-        COMMANDS[args.group](args, get_storage(), out)
+        storage = get_storage()
+        COMMANDS[args.group](args, storage, out)
+    except StorageUnavailable as exc:
+        where = f" at {storage.endpoint}" if storage is not None else ""
+        err.write(
+            f"error: {exc}{where}. Is it running? For local work, make run starts Azurite; "
+            "otherwise check AzureWebJobsStorage (the environment, then local.settings.json).\n"
+        )
+        return 1
     except (SyncError, argparse.ArgumentTypeError) as exc:
         err.write(f"error: {exc}\n")
         return 1

@@ -131,6 +131,11 @@ class Storage:
         self._ready: set[str] = set()
         self._lock = threading.Lock()
 
+    @property
+    def endpoint(self) -> str:
+        """The table service's URL (no key), to name in messages."""
+        return self._service.url.rstrip("/")
+
     def table(self, name: str) -> TableClient:
         client = self._tables.get(name)
         if client is not None:

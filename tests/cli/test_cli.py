@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
@@ -484,3 +485,22 @@ def test_destructive_commands_ask_first(app_env, added, monkeypatch, stdin, extr
     assert (code == 0) == removed and says in err
     status = json.loads(run("integration", "list", "--all")[1])[0]["status"]
     assert status == ("removed" if removed else "active")
+
+
+def test_storage_down_names_the_endpoint_and_what_to_do(monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv(
+        "AzureWebJobsStorage",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        + base64.b64encode(b"k" * 32).decode()
+        + f";TableEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+        + f"QueueEndpoint=http://127.0.0.1:{port}/devstoreaccount1;",
+    )
+    code, out, err = run("integration", "list")
+    assert (code, out) == (1, "")
+    assert err.startswith("error: storage unreachable: ServiceRequestError at ")
+    assert f"http://127.0.0.1:{port}/devstoreaccount1" in err and "make run starts Azurite" in err
