@@ -17,6 +17,7 @@ from azure.functions.timer import TimerRequest
 from devhost.http_server import HttpHost
 from devhost.loader import Function, FunctionLoadError, load_app
 from devhost.queues import QueueListener, QueueOptions, send_output
+from devhost.settings_watch import SettingsWatcher
 from shared.errors import ConfigurationError
 from shared.settings import apply_local_settings
 
@@ -121,6 +122,18 @@ class Host:
             for function in self.functions
             if function.trigger["type"] == "queueTrigger"
         ]
+        # Settings a trigger names (%SYNC_QUEUE_NAME%) are bound once, as the host binds them.
+        named = {
+            name
+            for function in self.functions
+            for binding in function.bindings
+            for value in binding.values()
+            if isinstance(value, str)
+            for name in _SETTING_REFERENCE.findall(value)
+        }
+        self.settings_watch = SettingsWatcher(
+            self.app_root / "local.settings.json", frozenset(named)
+        )
         unsupported = [
             f"{f.name}: {b['type']}"
             for f in self.functions
@@ -159,6 +172,7 @@ class Host:
         self.invoke(function, {trigger["name"]: argument})
 
     def start(self) -> None:
+        self.settings_watch.start()
         self.http.start()
         for listener in self.listeners:
             listener.start()
@@ -170,6 +184,7 @@ class Host:
         for listener in self.listeners:
             listener.stop()
         self.http.stop()
+        self.settings_watch.stop()
 
     def describe(self) -> list[str]:
         lines = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import textwrap
 import time
@@ -400,3 +401,36 @@ def test_devhost_says_when_azurite_dies_and_stops(capsys):
     err = capsys.readouterr().err
     assert "error: Azurite (127.0.0.1:10000-10002) exited with code 3; devhost stops" in err
     assert "Exiting: port in use" in err
+
+
+def test_local_settings_edited_while_running_are_in_force_next_time(tmp_path, monkeypatch, caplog):
+    from devhost.settings_watch import SettingsWatcher
+
+    path = tmp_path / "local.settings.json"
+
+    def write(values: dict) -> None:
+        path.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
+        stamp = path.stat().st_mtime_ns + 1_000_000  # a distinct mtime, however fast we are
+        os.utime(path, ns=(stamp, stamp))
+
+    monkeypatch.setenv("FROM_OUTSIDE", "kept")
+    for name in ("ADO_PAT_X", "GONE", "SYNC_QUEUE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    write({"ADO_PAT_X": "old", "GONE": "1", "FROM_OUTSIDE": "file", "SYNC_QUEUE_NAME": "q"})
+    for name, value in (("ADO_PAT_X", "old"), ("GONE", "1"), ("SYNC_QUEUE_NAME", "q")):
+        monkeypatch.setenv(name, value)  # as devhost applied them at start
+    watcher = SettingsWatcher(path, frozenset({"SYNC_QUEUE_NAME"}))
+    assert watcher.check() == []  # unchanged
+    caplog.set_level("WARNING", logger="devhost.settings")
+    write({"ADO_PAT_X": "new-token", "FROM_OUTSIDE": "other", "SYNC_QUEUE_NAME": "q2"})
+    assert watcher.check() == ["ADO_PAT_X", "GONE", "SYNC_QUEUE_NAME"]
+    assert os.environ["ADO_PAT_X"] == "new-token" and "GONE" not in os.environ
+    assert os.environ["FROM_OUTSIDE"] == "kept"  # the environment still wins
+    said = caplog.text
+    assert "ADO_PAT_X, GONE, SYNC_QUEUE_NAME in force from the next invocation" in said
+    assert "SYNC_QUEUE_NAME bind the host: restart make run" in said
+    assert "new-token" not in said  # names only
+    path.write_text("{ not json")
+    os.utime(path, ns=(path.stat().st_mtime_ns + 2_000_000,) * 2)
+    assert watcher.check() == [] and os.environ["ADO_PAT_X"] == "new-token"
+    assert "could not be read" in caplog.text
