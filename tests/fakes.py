@@ -360,7 +360,9 @@ class FakeAzureDevOps:
         for method in ("POST", "PATCH", "DELETE"):
             self.rsps.add_callback(method, comments, callback=lambda r: self._comment(r))
         self.rsps.add_callback(
-            responses.GET, re.compile(prefix + r"_apis/projects(\?.*)?$"), callback=self._projects
+            responses.GET,
+            re.compile(prefix + r"_apis/projects(\?.*)?$"),
+            callback=lambda r: self._projects(r),
         )
         self.rsps.add_callback(
             responses.GET,

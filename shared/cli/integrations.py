@@ -6,8 +6,9 @@ import argparse
 from typing import Any, TextIO
 
 from shared.cli.output import confirm, id_argument, print_json, yes_argument
-from shared.errors import IntegrationRemoved, NotFound
+from shared.errors import IntegrationRemoved, NotFound, SyncError
 from shared.issue_links.schema import schema, webhook_url
+from shared.maintenance.check import FAILED, REFUSED, check_integration
 from shared.store.integrations import Integrations
 from shared.store.sentry_orgs import SentryOrgs
 from shared.store.storage import Storage
@@ -49,6 +50,13 @@ def add_parser(groups: Any) -> None:
     ):
         id_argument(actions.add_parser(name, help=text))
     yes_argument(actions.choices["remove"])
+    id_argument(
+        actions.add_parser(
+            "check",
+            help="test what the PAT and each Sentry token can do (reads only); exit 1 if a "
+            "check is refused",
+        )
+    )
     sentry_add = actions.add_parser("sentry-add", help="add a Sentry organization it serves")
     id_argument(sentry_add)
     sentry_add.add_argument("--org", required=True, help="Sentry organization slug")
@@ -148,6 +156,15 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
             resolution=args.resolution,
         )
         _print_secret(integration.id, secret, out, "Integration registered.")
+    elif args.action == "check":
+        checks = check_integration(storage, args.id)
+        print_json([c.to_public() for c in checks], out)
+        bad = [c for c in checks if c.result in (REFUSED, FAILED)]
+        if bad:
+            raise SyncError(
+                f"{len(bad)} check(s) refused or failed: "
+                + "; ".join(f"{c.side}: {c.what} (needs {c.scope or 'the setting'})" for c in bad)
+            )
     elif args.action == "list":
         print_json([i.to_public() for i in integrations.list_all(include_removed=args.all)], out)
     elif args.action == "show":

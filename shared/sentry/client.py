@@ -101,12 +101,13 @@ class SentryClient(ApiClient):
         # Setting a status or an assignee is idempotent, so a retry cannot do harm.
         self.request("PUT", paths.issue(org, issue_id), idempotent=True, json=changes)
 
-    def member_user_id(self, org: str, email: str) -> str | None:
-        """The user id of the organization member with this email, or None (cached)."""
+    def member_user_id(self, org: str, email: str, *, cached: bool = True) -> str | None:
+        """The user id of the organization member with this email, or None (cached, unless
+        ``cached`` is False: the answer is then asked for)."""
         key = (org, email.lower())
-        cached = self._members.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        known = self._members.get(key)
+        if cached and known is not None and known[0] > time.monotonic():
+            return known[1]
         response = self.request(
             "GET",
             paths.members(org),

@@ -142,6 +142,16 @@ class Links:
             )
             return [link_from_row(row) for row in rows]
 
+    def first(self, integration_id: str, slug: str | None = None) -> Link | None:
+        """One link (of one Sentry organization), to try a read with: one row, one page."""
+        lo, hi = prefix_range(issue_prefix(check_slug(slug)) if slug else "s:")
+        with storage_errors():
+            rows = self._table.query_entities(
+                _RANGE, parameters={"pk": integration_id, "lo": lo, "hi": hi}, results_per_page=1
+            )
+            row = next(iter(rows), None)
+        return link_from_row(row) if row is not None else None
+
     def list_all(self, integration_id: str) -> list[Link]:
         integration = Integrations(self._storage).get(integration_id)
         lo, hi = WORK_ITEM_ROWS

@@ -219,3 +219,59 @@ def test_with_several_links_a_link_missing_from_the_sidebar_is_kept(services):
     sentry.external_issues.clear()
     run("reconcile", COLLECTION)
     assert len(json.loads(run("link", "list", COLLECTION)[1])) == 2
+
+
+def _results(out: str) -> dict[tuple[str, str], str]:
+    return {(c["side"], c["what"]): c["result"] for c in json.loads(out)}
+
+
+def test_check_tests_what_the_pat_and_the_token_can_do_and_writes_nothing(services):
+    ado, sentry = services
+    run("link", "add", COLLECTION, "--work-item", "13", "--org", "acme", "--issue", "9")
+    ado.calls.clear()
+    sentry.calls.clear()
+    code, out, err = run("integration", "check", COLLECTION)
+    assert code == 0, err
+    assert _results(out) == {
+        ("settings", "PAT (ADO_PAT_OUNO)"): "ok",
+        ("settings", "acme token (SENTRY_TOKEN_ACME)"): "ok",
+        ("azure-devops", "the PAT signs in"): "ok",
+        ("azure-devops", "list projects"): "ok",
+        ("azure-devops", "read work item 13"): "ok",
+        ("azure-devops", "change work items and comments"): "not checked",
+        ("acme", "read issue 9"): "ok",
+        ("acme", "look up members"): "ok",
+        ("acme", "resolve, assign and comment on issues"): "not checked",
+    }
+    assert {c.method for c in ado.calls + sentry.calls} == {"GET"}  # reads only
+
+
+def test_check_names_the_scope_a_token_lacks(services):
+    ado, sentry = services
+
+    # Azure DevOps answers 401 for a call outside the PAT's scopes (reported in
+    # MicrosoftDocs/vsts-rest-api-specs#441 and edgafner/dorkag#107).
+    ado._projects = lambda request: (401, {}, "")
+    # Sentry's scoped endpoints deny with 403 and Django REST framework's PermissionDenied
+    # detail (sentry/api/permissions.py ScopedPermission; rest_framework.exceptions).
+    sentry._members = lambda request: (
+        403, {}, json.dumps({"detail": "You do not have permission to perform this action."})
+    )  # fmt: skip
+    code, out, err = run("integration", "check", COLLECTION)
+    assert code == 1
+    results = _results(out)
+    assert results[("azure-devops", "list projects")] == "refused"
+    assert results[("acme", "look up members")] == "refused"
+    assert results[("azure-devops", "the PAT signs in")] == "ok"
+    assert "2 check(s) refused or failed" in err
+    assert "azure-devops: list projects (needs Project and Team (Read))" in err
+    assert "acme: look up members (needs member:read)" in err
+
+
+def test_check_of_an_expired_pat_says_so_once(services):
+    ado, _ = services
+    ado._connection = lambda request: (401, {}, "")  # as for any call with a revoked PAT
+    code, out, err = run("integration", "check", COLLECTION)
+    assert code == 1 and "the PAT signs in (needs a valid, unexpired PAT)" in err
+    ado_checks = [c for c in json.loads(out) if c["side"] == "azure-devops"]
+    assert [(c["what"], c["result"]) for c in ado_checks] == [("the PAT signs in", "refused")]
