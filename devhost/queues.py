@@ -10,8 +10,8 @@
 * Polling backs off while the queue is empty: 100 ms, then doubling (with jitter) up to
   ``maxPollingInterval``; a message found resets it.
 
-Simplification (documented in the README): a batch is finished before the next poll, instead
-of the host's ``newBatchThreshold`` refill.
+Simplification (documented in docs/running-locally.md): a batch is finished before the next
+poll, instead of the host's ``newBatchThreshold`` refill.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from shared import settings
 from shared.cli import audit, integrations, links, maintenance, poison, releases, subscriptions
+from shared.cli.examples import CLI, EXAMPLES
 from shared.credentials import check_setting_name, token_from_setting
 from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable, SyncError
 from shared.store.storage import Storage, get_storage
@@ -47,7 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(groups)
     releases.add_parser(groups)
     _no_abbreviations(parser)
+    _add_examples(parser, [])
     return parser
+
+
+def _add_examples(parser: argparse.ArgumentParser, path: list[str]) -> None:
+    """Each command's ``--help`` ends with its examples (``shared.cli.examples``)."""
+    shown = EXAMPLES.get(" ".join(path))
+    if shown:
+        parser.epilog = "examples:\n" + "\n".join(f"  {CLI} {line}" for line in shown)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                _add_examples(sub, [*path, name])
 
 
 def _no_abbreviations(parser: argparse.ArgumentParser) -> None:

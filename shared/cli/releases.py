@@ -30,7 +30,7 @@ def add_parser(groups: Any) -> None:
     track.add_argument(
         "--version",
         required=True,
-        help="release version template, e.g. {sha}, {name}@{build} (see README)",
+        help="release version template, e.g. {sha}, {name}@{build} (docs/releases.md)",
     )
     track.add_argument(
         "--branch", help="branch whose pushes make releases early, e.g. refs/heads/main"
