@@ -281,6 +281,29 @@ class FakeSentry:
         return 200, {}, json.dumps(found)
 
 
+def _type_field(reference: str, name: str, **more: Any) -> dict[str, Any]:
+    return {"referenceName": reference, "name": name, "alwaysRequired": False, **more}
+
+
+_COMMON_FIELDS = [
+    _type_field("System.Title", "Title", alwaysRequired=True),
+    _type_field("System.State", "State", alwaysRequired=True, defaultValue="New"),
+    _type_field("System.Reason", "Reason", alwaysRequired=True),  # filled in by Azure DevOps
+    _type_field("System.AreaPath", "Area Path"),
+    _type_field("System.IterationPath", "Iteration Path"),
+    _type_field("System.AssignedTo", "Assigned To"),
+    _type_field("System.Description", "Description"),
+    _type_field("System.Tags", "Tags"),
+]
+_PRIORITY = _type_field(
+    "Microsoft.VSTS.Common.Priority", "Priority", defaultValue=2, allowedValues=[1, 2, 3, 4]
+)
+_SEVERITY = _type_field(
+    "Microsoft.VSTS.Common.Severity", "Severity", defaultValue="3 - Medium",
+    allowedValues=["1 - Critical", "2 - High", "3 - Medium", "4 - Low"],
+)  # fmt: skip
+
+
 @dataclass
 class FakeAzureDevOps:
     rsps: responses.RequestsMock
@@ -310,6 +333,12 @@ class FakeAzureDevOps:
         }
     )
     next_id: int = 1000
+    # work item type -> its fields ("*": any other type), as "Work Item Types Field - List"
+    # answers them for the Agile process's Bug and Task.
+    type_fields: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {
+        "Bug": [*_COMMON_FIELDS, _PRIORITY, _SEVERITY],
+        "*": [*_COMMON_FIELDS, _PRIORITY],
+    })  # fmt: skip
     identities: set[str] | None = None  # None: every identity is known
     account: str = "sync-bot@contoso.com"  # whom the PAT acts as (connectionData)
     patches: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
@@ -378,6 +407,16 @@ class FakeAzureDevOps:
             responses.GET,
             re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/areas(\?.*)?$"),
             callback=self._areas,
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/iterations(\?.*)?$"),
+            callback=lambda r: self._iterations(r),
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workitemtypes/([^/?]+)/fields(\?.*)?$"),
+            callback=lambda r: self._type_fields(r),
         )
 
     def _check(self, request: Any, version: str | None = "7.1") -> tuple[int, dict, str] | None:
@@ -525,6 +564,17 @@ class FakeAzureDevOps:
             return 400, {"Content-Type": "application/json"}, json.dumps(
                 {"message": "TF401320: Rule Error for field Area Path. Error code: Required, InvalidListValue."}
             )
+        # A field the type always requires, with no default, must be given (the process's
+        # rule; Azure DevOps answers TF401320, reference azure-devops.md §5).
+        required = [
+            f for f in self.type_fields.get(kind, self.type_fields["*"])
+            if f["alwaysRequired"] and f.get("defaultValue") in (None, "")
+            and not f["referenceName"].startswith("System.") and f["referenceName"] not in fields
+        ]  # fmt: skip
+        if required:
+            return 400, {"Content-Type": "application/json"}, json.dumps(
+                {"message": f"TF401320: Rule Error for field {required[0]['name']}. Error code: Required, HasValues, LimitedToValues, AllowsOldValue, InvalidEmpty."}
+            )
         self.next_id += 1
         item_id = self.next_id
         self.work_items[item_id] = {
@@ -614,6 +664,43 @@ class FakeAzureDevOps:
         if project not in self.projects:
             return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
         return 200, {}, json.dumps(self.projects[project]["areas"])
+
+    def _iterations(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/classificationnodes/iterations?$depth= (REST reference
+        "Classification Nodes - Get", structureGroup iterations: the same node shape)."""
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        from urllib.parse import unquote
+
+        project = unquote(re.search(r"/([^/]+)/_apis/wit/classificationnodes", request.path_url)[1])
+        if project not in self.projects:
+            return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
+        node = self.projects[project].get("iterations") or {"name": project, "children": []}
+        return 200, {}, json.dumps(node)
+
+    def _type_fields(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/workitemtypes/{type}/fields?$expand=allowedValues (REST
+        reference "Work Item Types Field - List", api-version 7.1-preview.3; each field's
+        ``referenceName``, ``name``, ``alwaysRequired``, ``defaultValue`` and, expanded,
+        ``allowedValues``). A missing project is TF200016, a missing type VS402323 (404)."""
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request, "7.1-preview.3")
+        if failed:
+            return failed
+        assert request.params.get("$expand") == "allowedValues"
+        from urllib.parse import unquote
+
+        match = re.search(r"/([^/]+)/_apis/wit/workitemtypes/([^/?]+)/fields", request.path_url)
+        project, kind = unquote(match[1]), unquote(match[2])
+        answer = {"Content-Type": "application/json"}
+        if project not in self.projects:
+            return 404, answer, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
+        if kind not in self.projects[project]["types"]:
+            return 404, answer, json.dumps({"message": f"VS402323: Work item type {kind} does not exist in project {project}."})
+        fields = self.type_fields.get(kind, self.type_fields["*"])
+        return 200, {}, json.dumps({"count": len(fields), "value": fields})
 
     def _wiql(self, request: Any) -> tuple[int, dict, str]:
         """POST [{project}/]_apis/wit/wiql?$top= (REST reference "Wiql - Query By Wiql",

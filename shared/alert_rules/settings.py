@@ -4,12 +4,13 @@ against Azure DevOps, so a rule that cannot create work items is never saved."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from shared.clients import INTERACTIVE, azure_devops_client
 from shared.doors import Reply
 from shared.errors import InvalidInput
+from shared.issue_links.create import checked_fields
 from shared.issue_links.form import AREA_PATH, PROJECT, WORK_ITEM_TYPE, CreateForm, read_create
 from shared.issue_links.schema import TITLE_PREFIX
 from shared.messages.ui_request import UiRequest
@@ -40,8 +41,9 @@ def read_settings(values: Mapping[str, Any]) -> AlertSettings:
 
 
 def check(request: UiRequest) -> Reply:
-    """200 if Azure DevOps has the project, the type in it and the area path; else 400 with
-    ``{"message"}`` naming what is wrong (Sentry shows it and refuses to save the rule)."""
+    """200 if Azure DevOps has the project, the type in it, the area path and the fields the
+    settings name; else 400 with ``{"message"}`` naming what is wrong (Sentry shows it and
+    refuses to save the rule)."""
     settings = read_settings(as_mapping(request.rule.fields))
     form = settings.form
     client = azure_devops_client(request.integration, INTERACTIVE)
@@ -58,4 +60,7 @@ def check(request: UiRequest) -> Reply:
         areas = {path.casefold() for path in client.area_paths(project)}
         if form.area_path.casefold() not in areas:
             raise InvalidInput(f"{AREA_PATH}: project {project!r} has no area {form.area_path!r}")
+    # Iteration, priority, severity and other fields against the type's own fields, and the
+    # fields the type requires, so a rule that could not create its work item is not saved.
+    checked_fields(request.integration, client, replace(form, project=project))
     return Reply(200, {"status": "ok"})

@@ -20,9 +20,10 @@ from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.fields import FIELD_STATE, FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
 from shared.clients import azure_devops_client
 from shared.devops_to_sentry.done_states import DoneStates
+from shared.doors import Rejected
 from shared.errors import AlreadyExists, GiveUp, InvalidInput
 from shared.issue_links import external
-from shared.issue_links.create import operations
+from shared.issue_links.create import checked_fields, operations
 from shared.issue_links.form import default_title
 from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, create_once
 from shared.log import log_event
@@ -46,13 +47,17 @@ def create_for_alert(
     except InvalidInput as exc:
         raise GiveUp(f"the alert rule's settings are invalid: {exc}") from None
     client = azure_devops_client(integration)
+    try:
+        chosen = checked_fields(integration, client, settings.form)
+    except (InvalidInput, Rejected) as exc:
+        raise GiveUp(f"the alert rule's settings no longer fit Azure DevOps: {exc}") from None
     title = _title(alert, settings)
     plan = Plan(
         settings.form.project,
         settings.form.work_item_type,
         title,
         alert.issue_url if alert.issue_id else None,
-        operations(settings.form, title, description_html(alert), alert.issue_url),
+        operations(settings.form, title, description_html(alert), alert.issue_url, chosen),
     )
     try:
         created = create_once(

@@ -22,6 +22,8 @@ from shared.azure_devops.shapes import (
     SearchOutcome,
     SearchResponse,
     StateList,
+    TypeField,
+    TypeFieldList,
     WiqlResponse,
     WorkItem,
     WorkItemState,
@@ -329,6 +331,25 @@ class AzureDevOpsClient(ApiClient):
             params={"api-version": API_VERSION, "$depth": 10},
         )
         return self._model(ClassificationNode, response.content, "area paths").paths()
+
+    def iteration_paths(self, project: str) -> list[str]:
+        response = self.request(
+            "GET",
+            paths.iteration_paths(project),
+            idempotent=True,
+            params={"api-version": API_VERSION, "$depth": 10},
+        )
+        return self._model(ClassificationNode, response.content, "iteration paths").paths()
+
+    def work_item_type_fields(self, project: str, work_item_type: str) -> list[TypeField]:
+        """The type's fields with their required flags, defaults and allowed values."""
+        response = self.request(
+            "GET",
+            paths.work_item_type_fields(project, work_item_type),
+            idempotent=True,
+            params={"api-version": paths.TYPE_FIELDS_API_VERSION, "$expand": "allowedValues"},
+        )
+        return self._model(TypeFieldList, response.content, "work item type fields").value
 
     def _model(self, model: Any, content: bytes, what: str) -> Any:
         try:

@@ -37,4 +37,7 @@ FIELD_DESCRIPTION = "System.Description"
 FIELD_AREA_PATH = "System.AreaPath"
 FIELD_ITERATION_PATH = "System.IterationPath"
 FIELD_TAGS = "System.Tags"
+FIELD_PRIORITY = "Microsoft.VSTS.Common.Priority"
+FIELD_SEVERITY = "Microsoft.VSTS.Common.Severity"
+PARENT = "System.LinkTypes.Hierarchy-Reverse"  # from a child to its parent
 RELATED = "System.LinkTypes.Related"  # a relation between two work items, both ways

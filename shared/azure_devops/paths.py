@@ -47,6 +47,18 @@ def area_paths(project: str) -> str:
     return f"{segment(project)}/_apis/wit/classificationnodes/areas"
 
 
+def iteration_paths(project: str) -> str:
+    return f"{segment(project)}/_apis/wit/classificationnodes/iterations"
+
+
+# "Work Item Types Field - List" is a preview API in every version that has it.
+TYPE_FIELDS_API_VERSION = "7.1-preview.3"
+
+
+def work_item_type_fields(project: str, work_item_type: str) -> str:
+    return f"{segment(project)}/_apis/wit/workitemtypes/{segment(work_item_type)}/fields"
+
+
 def work_item_web_url(base_url: str, project: str, work_item_id: int) -> str:
     """Where people open a work item (``{org}/{project}/_workitems/edit/{id}``)."""
     return f"{base_url.rstrip('/')}/{segment(project)}/_workitems/edit/{int(work_item_id)}"

@@ -96,6 +96,35 @@ class ClassificationNode(BaseModel):
         return [own, *(p for child in self.children for p in child.paths(own))]
 
 
+class TypeField(BaseModel):
+    """One field of a work item type ("Work Item Types Field - List" with
+    ``$expand=allowedValues``: ``referenceName``, ``name``, ``alwaysRequired``,
+    ``defaultValue``, ``allowedValues``)."""
+
+    model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
+
+    reference_name: str = Field(alias="referenceName")
+    name: str = ""
+    always_required: bool = Field(False, alias="alwaysRequired")
+    default_value: Any = Field(None, alias="defaultValue")
+    allowed_values: list[Any] = Field([], alias="allowedValues")
+
+    @property
+    def has_default(self) -> bool:
+        return self.default_value not in (None, "")
+
+
+class TypeFieldList(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+
+    value: list[TypeField]
+
+
+def add_relation(rel: str, url: str) -> dict[str, Any]:
+    """A JSON Patch operation that adds a relation to another work item (by its API URL)."""
+    return {"op": "add", "path": "/relations/-", "value": {"rel": rel, "url": url}}
+
+
 class Relation(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore", frozen=True)
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.errors import InvalidInput
+from shared.issue_links.type_fields import parse_other_fields
 from shared.shapes import MAX_NAME_LENGTH, check_path_name
 from shared.validation import check_work_item_id, web_link
 
@@ -28,6 +29,11 @@ DESCRIPTION = "description"
 AREA_PATH = "areaPath"
 TAGS = "tags"
 ASSIGNEE = "assignee"
+ITERATION_PATH = "iterationPath"
+PRIORITY = "priority"
+SEVERITY = "severity"
+PARENT = "parent"
+OTHER_FIELDS = "otherFields"
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class CreateForm:
     area_path: str | None = None
     tags: tuple[str, ...] = ()
     assignee: str | None = None
+    iteration_path: str | None = None
+    priority: str | None = None
+    severity: str | None = None
+    parent: int | None = None
+    other_fields: tuple[tuple[str, str], ...] = ()  # (field, value), checked against the type
 
     def digest(self, slug: str, issue_id: str) -> str:
         """Same form for the same issue, same digest: the key that makes a create idempotent."""
@@ -103,6 +114,13 @@ def read_create(fields: dict[str, Any]) -> CreateForm:
     )
     if len(tags) > MAX_TAGS or any(len(t) > 400 for t in tags):
         raise InvalidInput(f"{TAGS}: at most {MAX_TAGS} tags of up to 400 characters")
+    parent = None
+    raw_parent = fields.get(PARENT)
+    if raw_parent not in (None, ""):
+        try:
+            parent = check_work_item_id(raw_parent if isinstance(raw_parent, (str, int)) else "")
+        except InvalidInput:
+            raise InvalidInput(f"{PARENT} must be a work item id (a positive number)") from None
     return CreateForm(
         project=project,
         work_item_type=work_item_type,
@@ -111,6 +129,11 @@ def read_create(fields: dict[str, Any]) -> CreateForm:
         area_path=area,
         tags=tags,
         assignee=_text(fields, ASSIGNEE, 512),
+        iteration_path=_text(fields, ITERATION_PATH, 4000),
+        priority=_text(fields, PRIORITY, 256),
+        severity=_text(fields, SEVERITY, 256),
+        parent=parent,
+        other_fields=parse_other_fields(_text(fields, OTHER_FIELDS), OTHER_FIELDS),
     )
 
 

@@ -99,14 +99,18 @@ def create_once(
 
 
 def _not_found(exc: ApiNotFound, plan: Plan) -> str:
-    """What a 404 to a create means, as Azure DevOps said it: the project is gone
+    return missing_target(exc, plan.project, plan.work_item_type)
+
+
+def missing_target(exc: ApiNotFound, project: str, work_item_type: str) -> str:
+    """What a 404 about a project's type means, as Azure DevOps said it: the project is gone
     (TF200016, ``ProjectDoesNotExistWithNameException``) or the type is not in it."""
     said = exc.remote_message or ""
     if "TF200016" in said or "ProjectDoesNotExist" in said:
-        return f"project: Azure DevOps has no project {plan.project!r} ({said[:200]})"
+        return f"project: Azure DevOps has no project {project!r} ({said[:200]})"
     return (
-        f"workItemType: Azure DevOps has no work item type {plan.work_item_type!r} in "
-        f"project {plan.project!r}" + (f" ({said[:200]})" if said else "")
+        f"workItemType: Azure DevOps has no work item type {work_item_type!r} in "
+        f"project {project!r}" + (f" ({said[:200]})" if said else "")
     )
 
 

@@ -13,7 +13,12 @@ from shared.issue_links.form import (
     ASSIGNEE,
     COMMENT,
     DESCRIPTION,
+    ITERATION_PATH,
+    OTHER_FIELDS,
+    PARENT,
+    PRIORITY,
     PROJECT,
+    SEVERITY,
     TAGS,
     TITLE,
     WORK_ITEM,
@@ -26,6 +31,7 @@ TITLE_PREFIX = "titlePrefix"  # of the alert rule action's settings (``alert_rul
 # issue-link/<name>, answered by ``issue_links.options``.
 ISSUE_LINK, ALERT_RULE = "issue-link", "alert-rule"
 WORK_ITEMS, PROJECTS, TYPES, AREAS = "work-items", "projects", "types", "areas"
+ITERATIONS, PRIORITIES, SEVERITIES = "iterations", "priorities", "severities"
 
 
 def base_path(integration_id: str, slug: str) -> str:
@@ -60,10 +66,24 @@ def _where(base: str) -> list[dict[str, Any]]:
 
 
 def _details(base: str) -> list[dict[str, Any]]:
+    """Optional fields of a new work item. Sentry's schema is static: the common fields are
+    selects whose options come from the chosen project and type (a type without priority or
+    severity offers none), and "Other fields" takes the rest (checked against the type)."""
+    once = {"async": False}
+    of_type = [PROJECT, WORK_ITEM_TYPE]
     return [
-        _select(base, AREA_PATH, "Area path", AREAS, depends_on=[PROJECT], **{"async": False}),
+        _select(base, AREA_PATH, "Area path", AREAS, depends_on=[PROJECT], **once),
+        _select(base, ITERATION_PATH, "Iteration", ITERATIONS, depends_on=[PROJECT], **once),
+        _select(base, PRIORITY, "Priority", PRIORITIES, depends_on=of_type, **once),
+        _select(base, SEVERITY, "Severity", SEVERITIES, depends_on=of_type, **once),
+        _select(base, PARENT, "Parent work item", WORK_ITEMS, **{"async": True}),
         _text(TAGS, "Tags (separated by ;)"),
         _text(ASSIGNEE, "Assign to (email)"),
+        _text(
+            OTHER_FIELDS,
+            "Other fields, one Field=value per line (e.g. Custom.Team=Payments)",
+            "textarea",
+        ),
     ]
 
 

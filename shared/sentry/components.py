@@ -98,5 +98,10 @@ def linked(web_url: str, project: str, identifier: str) -> dict[str, str]:
     return {"webUrl": web_url, "project": project, "identifier": identifier}
 
 
-def option(label: str, value: str) -> dict[str, str]:
-    return {"label": label, "value": value}
+def option(label: str, value: str, default: bool = False) -> dict[str, Any]:
+    """A select option; ``default``: Sentry selects it when the form opens (the ``default``
+    key of Sentry's select-option answer, fixtures/sentryapp_ui_select_options_response)."""
+    shown: dict[str, Any] = {"label": label, "value": value}
+    if default:
+        shown["default"] = True
+    return shown

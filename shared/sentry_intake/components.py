@@ -2,7 +2,8 @@
 routed by method, component and action (``ROUTES``):
 
 * ``POST /api/sentry/{integrationId}/{org}/issue-link/{link|create}``;
-* ``GET /api/sentry/{integrationId}/{org}/issue-link/{work-items|projects|types|areas}``, the
+* ``GET /api/sentry/{integrationId}/{org}/issue-link/{work-items|projects|types|areas|
+  iterations|priorities|severities}``, the
   select fields (of the issue-link forms and of the alert rule action's settings);
 * ``POST /api/sentry/{integrationId}/{org}/alert-rule/settings``, when a person saves an alert
   rule with our action.
@@ -81,6 +82,9 @@ ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.WORK_ITEMS}", _options("work_items"
 ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.PROJECTS}", _options("projects"))
 ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.TYPES}", _options("work_item_types"))
 ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.AREAS}", _options("area_paths"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.ITERATIONS}", _options("iteration_paths"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.PRIORITIES}", _options("priorities"))
+ROUTES.add(f"get.{schema.ISSUE_LINK}.{schema.SEVERITIES}", _options("severities"))
 ROUTES.add(f"post.{schema.ALERT_RULE}.settings", _alert_settings)
 
 

@@ -68,6 +68,11 @@ def repository_row(repository_id: str) -> str:
     return f"{REPOSITORY_PREFIX}{repository_id}"
 
 
+def form_defaults_row(slug: str, project_slug: str) -> str:
+    # Sorts before ``integration``: outside the range an integration is read with.
+    return f"defaults:{slug}:{quote(project_slug, safe='')}"
+
+
 # -- links ------------------------------------------------------------------------------------
 
 WORK_ITEM_ROWS = prefix_range("w:")

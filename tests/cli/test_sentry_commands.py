@@ -64,8 +64,11 @@ def test_the_schema_names_every_uri_with_its_full_path(added):
         if field["type"] == "select"
     ]
     assert {field["uri"] for field in selects} == {
-        f"{base}/issue-link/{name}" for name in ("work-items", "projects", "types", "areas")
-    }
+        f"{base}/issue-link/{name}"
+        for name in (
+            "work-items", "projects", "types", "areas", "iterations", "priorities", "severities"
+        )
+    }  # fmt: skip
     assert all(field["uri"].startswith("/api/") and "?" not in field["uri"] for field in selects)
     code, _, err = run("integration", "sentry-schema", COLLECTION, "--org", "zzz",
                        "--app-url", "https://x.example/")  # fmt: skip
