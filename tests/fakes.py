@@ -405,13 +405,8 @@ class FakeAzureDevOps:
         )
         self.rsps.add_callback(
             responses.GET,
-            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/areas(\?.*)?$"),
-            callback=self._areas,
-        )
-        self.rsps.add_callback(
-            responses.GET,
-            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/iterations(\?.*)?$"),
-            callback=lambda r: self._iterations(r),
+            re.compile(prefix + r"([^/_][^/]*)/_apis/wit/classificationnodes/(areas|iterations)(\?.*)?$"),
+            callback=lambda r: self._nodes(r),
         )
         self.rsps.add_callback(
             responses.GET,
@@ -651,33 +646,21 @@ class FakeAzureDevOps:
         value = [{"name": t, "isDisabled": False} for t in self.projects[project]["types"]]
         return 200, {}, json.dumps({"count": len(value), "value": value})
 
-    def _areas(self, request: Any) -> tuple[int, dict, str]:
-        """GET {project}/_apis/wit/classificationnodes/areas?$depth= (REST reference
-        "Classification Nodes - Get": a node with ``name`` and ``children``)."""
+    def _nodes(self, request: Any) -> tuple[int, dict, str]:
+        """GET {project}/_apis/wit/classificationnodes/{areas|iterations}?$depth= (REST
+        reference "Classification Nodes - Get": a node with ``name`` and ``children``, the same
+        shape for both structure groups)."""
         self.calls.append(Call("GET", request.path_url))
         failed = self._check(request)
         if failed:
             return failed
         from urllib.parse import unquote
 
-        project = unquote(re.search(r"/([^/]+)/_apis/wit/classificationnodes", request.path_url)[1])
+        match = re.search(r"/([^/]+)/_apis/wit/classificationnodes/(\w+)", request.path_url)
+        project, group = unquote(match[1]), match[2]
         if project not in self.projects:
             return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
-        return 200, {}, json.dumps(self.projects[project]["areas"])
-
-    def _iterations(self, request: Any) -> tuple[int, dict, str]:
-        """GET {project}/_apis/wit/classificationnodes/iterations?$depth= (REST reference
-        "Classification Nodes - Get", structureGroup iterations: the same node shape)."""
-        self.calls.append(Call("GET", request.path_url))
-        failed = self._check(request)
-        if failed:
-            return failed
-        from urllib.parse import unquote
-
-        project = unquote(re.search(r"/([^/]+)/_apis/wit/classificationnodes", request.path_url)[1])
-        if project not in self.projects:
-            return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
-        node = self.projects[project].get("iterations") or {"name": project, "children": []}
+        node = self.projects[project].get(group) or {"name": project, "children": []}
         return 200, {}, json.dumps(node)
 
     def _type_fields(self, request: Any) -> tuple[int, dict, str]:
