@@ -51,9 +51,13 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+    mimetype: str = "application/json"  # else ``body`` is that text already (an HTML page)
 
     def json(self) -> str:
         return json.dumps(self.body, ensure_ascii=False)
+
+    def text(self) -> str:
+        return self.json() if self.mimetype == "application/json" else str(self.body)
 
 
 def error(
@@ -183,7 +187,7 @@ def answer(edge: str, work: Callable[[], Reply], key: str = "error") -> Reply:
 
 def http_response(reply: Reply) -> func.HttpResponse:
     return func.HttpResponse(
-        reply.json(), status_code=reply.status, headers=reply.headers, mimetype="application/json"
+        reply.text(), status_code=reply.status, headers=reply.headers, mimetype=reply.mimetype
     )
 
 

@@ -39,6 +39,7 @@ class FakeGit:
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     main: str = ""  # the main line's head
+    default_branch: str = "main"
 
     def __post_init__(self) -> None:
         prefix = re.escape(self.base_url) + r"([^/_][^/]*)/_apis/"
@@ -108,13 +109,19 @@ class FakeGit:
 
     def _repository(self, request: Any) -> tuple[int, dict, str]:
         """GET {project}/_apis/git/repositories/{name or id} (REST reference "Repositories -
-        Get Repository"); unknown: 404 TF401019."""
+        Get Repository", with ``defaultBranch`` as in the git.push sample of
+        reference/commits-deploys-comments.md); unknown: 404 TF401019."""
         failed = self._ok(request)
         if failed:
             return failed
         if not self._known(request):
             return 404, {}, json.dumps({"message": "TF401019: repository not found"})
-        body = {"id": REPO_ID, "name": self.name, "project": {"id": "p-1", "name": self.project}}
+        body = {
+            "id": REPO_ID,
+            "name": self.name,
+            "project": {"id": "p-1", "name": self.project},
+            "defaultBranch": f"refs/heads/{self.default_branch}",
+        }
         return 200, {}, json.dumps(body)
 
     def _index(self, commit_sha: str) -> int | None:

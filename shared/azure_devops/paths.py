@@ -3,7 +3,7 @@ URL, and where work item search lives. Names from outside go through ``segment``
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from shared.http import segment
 
@@ -62,6 +62,24 @@ def work_item_type_fields(project: str, work_item_type: str) -> str:
 def work_item_web_url(base_url: str, project: str, work_item_id: int) -> str:
     """Where people open a work item (``{org}/{project}/_workitems/edit/{id}``)."""
     return f"{base_url.rstrip('/')}/{segment(project)}/_workitems/edit/{int(work_item_id)}"
+
+
+def repository_file_url(
+    base_url: str, project: str, repository: str, path: str, branch: str, line: int | None
+) -> str:
+    """Where people open a file (at a line) in Azure Repos: ``{project}/_git/{repository}``
+    with ``path`` and ``version=GB<branch>`` (the form Sentry's own Azure DevOps integration
+    builds in ``format_source_url``), and the line as Azure Repos' "copy link to line" does."""
+    url = (
+        f"{base_url.rstrip('/')}/{segment(project)}/_git/{segment(repository)}"
+        f"?path={quote('/' + path.lstrip('/'), safe='')}&version=GB{quote(branch, safe='')}"
+    )
+    if line is not None:
+        url += (
+            f"&line={line}&lineEnd={line + 1}&lineStartColumn=1&lineEndColumn=1"
+            "&lineStyle=plain&_a=contents"
+        )
+    return url
 
 
 def work_item_updates(work_item_id: int) -> str:

@@ -77,6 +77,10 @@ EXAMPLES: dict[str, list[str]] = {
         f"release deploy {ID} --repository web --pipeline web-ci --stage prod "
         "--environment production",
     ],
+    "release map": [
+        f"release map {ID} --repository web --sentry-project web --stack-root app/ "
+        "--source-root src/app/",
+    ],
     "release list": [f"release list {ID}"],
     "release untrack": [f"release untrack {ID} --repository web"],
 }

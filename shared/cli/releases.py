@@ -10,9 +10,15 @@ from shared.cli.output import id_argument, print_json
 from shared.clients import azure_devops_code_client
 from shared.errors import InvalidInput, NotFound
 from shared.http import ApiNotFound
+from shared.releases.code_mappings import check_root
 from shared.releases.template import check_template
 from shared.store.integrations import Integrations
-from shared.store.repositories import DeployTarget, Repositories, TrackedRepository
+from shared.store.repositories import (
+    CodeMapping,
+    DeployTarget,
+    Repositories,
+    TrackedRepository,
+)
 from shared.store.storage import Storage
 from shared.validation import check_slug
 
@@ -43,6 +49,21 @@ def add_parser(groups: Any) -> None:
     deploy.add_argument("--pipeline", required=True, help="pipeline name or id, or * for any")
     deploy.add_argument("--stage", required=True, help="stage / environment name, or * for any")
     deploy.add_argument("--environment", help="Sentry environment name (omit to remove)")
+    mapping = actions.add_parser(
+        "map",
+        help="a code mapping: a Sentry project's stack frames under a path are files of the "
+        "repository (stack trace links open them in Azure Repos)",
+    )
+    id_argument(mapping)
+    mapping.add_argument("--repository", required=True, help="tracked repository name or id")
+    mapping.add_argument("--sentry-project", required=True, help="Sentry project slug")
+    mapping.add_argument(
+        "--stack-root", default="", help="path prefix in the stack frames, e.g. app/ ('' all)"
+    )
+    mapping.add_argument(
+        "--source-root", default="", help="where those files are in the repository, e.g. src/"
+    )
+    mapping.add_argument("--remove", action="store_true", help="remove this stack root's mapping")
     id_argument(actions.add_parser("list", help="tracked repositories"))
     untrack = actions.add_parser("untrack", help="stop making releases from a repository")
     id_argument(untrack)
@@ -96,6 +117,26 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
                 raise InvalidInput("--environment must be a Sentry environment name (≤ 64, no /)")
             kept.append(DeployTarget(args.pipeline.strip(), args.stage.strip(), environment))
         print_json(repos.set_deploys(repo, kept).to_public(), out)
+    elif args.action == "map":
+        repo = repos.find(integration.id, args.repository)
+        project = check_slug(args.sentry_project)
+        if project not in repo.sentry_projects:
+            raise InvalidInput(
+                f"--sentry-project {project} is not one of the repository's Sentry projects "
+                f"({', '.join(repo.sentry_projects)}); release track names them"
+            )
+        try:
+            stack_root, source_root = check_root(args.stack_root), check_root(args.source_root)
+        except ValueError as exc:
+            raise InvalidInput(f"--stack-root / --source-root {exc}") from None
+        kept = [
+            m
+            for m in repo.code_mappings
+            if (m.sentry_project, m.stack_root) != (project, stack_root)
+        ]
+        if not args.remove:
+            kept.append(CodeMapping(project, stack_root, source_root))
+        print_json(repos.set_code_mappings(repo, kept).to_public(), out)
     elif args.action == "list":
         print_json([repo.to_public() for repo in repos.list(integration.id)], out)
     else:

@@ -32,6 +32,7 @@ TITLE_PREFIX = "titlePrefix"  # of the alert rule action's settings (``alert_rul
 ISSUE_LINK, ALERT_RULE = "issue-link", "alert-rule"
 WORK_ITEMS, PROJECTS, TYPES, AREAS = "work-items", "projects", "types", "areas"
 ITERATIONS, PRIORITIES, SEVERITIES = "iterations", "priorities", "severities"
+STACKTRACE_LINK, OPEN = "stacktrace-link", "open"
 
 
 def base_path(integration_id: str, slug: str) -> str:
@@ -44,7 +45,14 @@ def webhook_url(app_url: str, integration_id: str, slug: str) -> str:
 
 def schema(integration_id: str, slug: str) -> dict[str, Any]:
     base = base_path(integration_id, slug)
-    return {"elements": [issue_link(base), alert_rule_action(base)]}
+    return {
+        "elements": [
+            issue_link(base),
+            alert_rule_action(base),
+            # Sentry adds installationId, projectSlug, filename and lineNo to the uri.
+            {"type": STACKTRACE_LINK, "uri": f"{base}/{STACKTRACE_LINK}/{OPEN}"},
+        ]
+    }
 
 
 def _select(base: str, name: str, label: str, source: str, **extra: Any) -> dict[str, Any]:

@@ -121,6 +121,11 @@ def _handle(
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"body is larger than {MAX_BODY_BYTES} bytes")
     storage = storage or get_storage()
+    if target == f"{schema.STACKTRACE_LINK}.{schema.OPEN}" and method.upper() == "GET":
+        # Opened by a person's browser, unsigned (Sentry's stacktrace-link component).
+        from shared.sentry_intake.stack_link import open_stack_link
+
+        return open_stack_link(storage, integration_id, slug, params)
     # Read now: a person waits on it anyway, and what they do (link, create) must follow a
     # setting or an organization changed with the CLI a moment ago.
     who = caller(storage, integration_id, slug, EDGE, max_age=0)

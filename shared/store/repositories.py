@@ -38,6 +38,23 @@ class DeployTarget:
 
 
 @dataclass(frozen=True)
+class CodeMapping:
+    """A Sentry project's stack frames whose path starts with ``stack_root`` are files of the
+    repository under ``source_root`` (as Sentry's own code mappings: prefix for prefix)."""
+
+    sentry_project: str
+    stack_root: str
+    source_root: str
+
+    def to_public(self) -> dict[str, str]:
+        return {
+            "sentryProject": self.sentry_project,
+            "stackRoot": self.stack_root,
+            "sourceRoot": self.source_root,
+        }
+
+
+@dataclass(frozen=True)
 class TrackedRepository:
     integration_id: str
     repository_id: str
@@ -50,6 +67,7 @@ class TrackedRepository:
     deploys: tuple[DeployTarget, ...] = field(default=())
     last_sha: str | None = None
     last_version: str | None = None
+    code_mappings: tuple[CodeMapping, ...] = field(default=())
     etag: str | None = None
 
     def target(self, pipeline: tuple[str | None, ...], stage: str) -> DeployTarget | None:
@@ -67,6 +85,7 @@ class TrackedRepository:
             "deploys": [t.to_public() for t in self.deploys],
             "lastSha": self.last_sha,
             "lastVersion": self.last_version,
+            "codeMappings": [m.to_public() for m in self.code_mappings],
         }
 
 
@@ -83,6 +102,10 @@ def _from(row: Any) -> TrackedRepository:
         deploys=tuple(DeployTarget(**item) for item in json.loads(row.get("Deploys") or "[]")),
         last_sha=row.get("LastSha") or None,
         last_version=row.get("LastVersion") or None,
+        code_mappings=tuple(
+            CodeMapping(m["sentryProject"], m["stackRoot"], m["sourceRoot"])
+            for m in json.loads(row.get("CodeMappings") or "[]")
+        ),
         etag=getattr(row, "metadata", {}).get("etag"),
     )
 
@@ -145,6 +168,12 @@ class Repositories:
     ) -> TrackedRepository:
         text = json.dumps([t.to_public() for t in deploys])
         return self._change(repo, {"Deploys": text})
+
+    def set_code_mappings(
+        self, repo: TrackedRepository, mappings: list[CodeMapping]
+    ) -> TrackedRepository:
+        text = json.dumps([m.to_public() for m in mappings])
+        return self._change(repo, {"CodeMappings": text})
 
     def released(self, repo: TrackedRepository, sha: str, version: str) -> TrackedRepository:
         """The repository's newest release is now ``version`` at ``sha``, conditional on the

@@ -50,7 +50,8 @@ def test_the_schema_names_every_uri_with_its_full_path(added):
     printed = json.loads(out)
     base = f"/api/sentry/{COLLECTION}/acme"
     assert printed["webhookUrl"] == f"https://syncapp.azurewebsites.net{base}/webhook"
-    element, action = printed["schema"]["elements"]
+    element, action, stack = printed["schema"]["elements"]
+    assert stack == {"type": "stacktrace-link", "uri": f"{base}/stacktrace-link/open"}
     assert element["type"] == "issue-link"
     assert action["type"] == "alert-rule-action"
     assert action["settings"]["uri"] == f"{base}/alert-rule/settings"
