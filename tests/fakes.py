@@ -60,6 +60,11 @@ class FakeSentry:
             re.compile(prefix + r"issues/(\?.*)?$"),
             callback=lambda r: self._issues(r),
         )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"issues/(\w+)/events/latest/$"),
+            callback=lambda r: self._latest_event(r),
+        )
         issue = re.compile(prefix + r"issues/(\w+)/$")
         # Looked up at call time, so a test can wrap a handler.
         self.rsps.add_callback(responses.GET, issue, callback=lambda r: self._issue(r))
@@ -182,7 +187,31 @@ class FakeSentry:
                 else None
             ),
             "project": {"id": "2", "slug": "backend", "name": "Backend"},
+            # Retrieve an Issue's level, counts and first release (API reference; count and
+            # userCount as Sentry sends them: count a string, userCount a number).
+            "level": issue.get("level", "error"),
+            "count": str(issue.get("count", 12)),
+            "userCount": issue.get("user_count", 3),
+            "firstSeen": "2026-11-30T08:00:00Z",
+            "firstRelease": (
+                {"version": issue["first_release"]} if issue.get("first_release") else None
+            ),
         }
+
+    def _latest_event(self, request: Any) -> tuple[int, dict, str]:
+        """GET .../issues/{id}/events/latest/ (API reference "Retrieve an Issue Event",
+        ``latest``): the event, its ``tags`` a list of ``{key, value}``."""
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        issue_id = request.path_url.split("/issues/")[1].split("/")[0]
+        if issue_id not in self.issues:
+            return 404, {}, json.dumps({"detail": "The requested resource does not exist"})
+        tags = self.issues[issue_id].get("tags", {"environment": "production"})
+        event = {"eventID": "9fac2ceed9344f2bbfdd1fdacb0ed9b1", "groupID": issue_id,
+                 "tags": [{"key": k, "value": v} for k, v in tags.items()]}  # fmt: skip
+        return 200, {}, json.dumps(event)
 
     def add_person_note(self, issue_id: str, note_id: str, text: str, name: str) -> None:
         """A note a person writes in Sentry (its webhook is up to the test)."""
@@ -339,6 +368,10 @@ class FakeAzureDevOps:
         "Bug": [*_COMMON_FIELDS, _PRIORITY, _SEVERITY],
         "*": [*_COMMON_FIELDS, _PRIORITY],
     })  # fmt: skip
+    # organization fields no type of the fake has (Fields - Get finds them)
+    extra_fields: list[dict[str, Any]] = field(default_factory=lambda: [
+        _type_field("Microsoft.VSTS.Build.FoundIn", "Found In"),
+    ])  # fmt: skip
     identities: set[str] | None = None  # None: every identity is known
     account: str = "sync-bot@contoso.com"  # whom the PAT acts as (connectionData)
     patches: list[tuple[int, list[dict[str, Any]]]] = field(default_factory=list)
@@ -412,6 +445,11 @@ class FakeAzureDevOps:
             responses.GET,
             re.compile(prefix + r"([^/_][^/]*)/_apis/wit/workitemtypes/([^/?]+)/fields(\?.*)?$"),
             callback=lambda r: self._type_fields(r),
+        )
+        self.rsps.add_callback(
+            responses.GET,
+            re.compile(prefix + r"_apis/wit/fields/([^/?]+)(\?.*)?$"),
+            callback=lambda r: self._field(r),
         )
 
     def _check(self, request: Any, version: str | None = "7.1") -> tuple[int, dict, str] | None:
@@ -662,6 +700,22 @@ class FakeAzureDevOps:
             return 404, {}, json.dumps({"message": f"TF200016: The following project does not exist: {project}."})
         node = self.projects[project].get(group) or {"name": project, "children": []}
         return 200, {}, json.dumps(node)
+
+    def _field(self, request: Any) -> tuple[int, dict, str]:
+        """GET _apis/wit/fields/{name} (REST reference "Fields - Get": the organization's
+        field by reference or display name); unknown: 404 TF51535 "Cannot find field"."""
+        self.calls.append(Call("GET", request.path_url))
+        failed = self._check(request)
+        if failed:
+            return failed
+        from urllib.parse import unquote
+
+        name = unquote(re.search(r"_apis/wit/fields/([^/?]+)", request.path_url)[1]).casefold()
+        known = [f for fields in self.type_fields.values() for f in fields] + self.extra_fields
+        for found in known:
+            if name in (found["referenceName"].casefold(), found["name"].casefold()):
+                return 200, {}, json.dumps({"referenceName": found["referenceName"], "name": found["name"]})
+        return 404, {"Content-Type": "application/json"}, json.dumps({"message": f"TF51535: Cannot find field {name}."})
 
     def _type_fields(self, request: Any) -> tuple[int, dict, str]:
         """GET {project}/_apis/wit/workitemtypes/{type}/fields?$expand=allowedValues (REST

@@ -18,14 +18,15 @@ from shared.alert_rules.alert import Alert, again_html, alert_from, description_
 from shared.alert_rules.settings import AlertSettings, as_mapping, read_settings
 from shared.azure_devops.client import AzureDevOpsClient
 from shared.azure_devops.fields import FIELD_STATE, FIELD_TEAM_PROJECT, FIELD_WORK_ITEM_TYPE
-from shared.clients import azure_devops_client
+from shared.clients import azure_devops_client, sentry_client
 from shared.devops_to_sentry.done_states import DoneStates
 from shared.doors import Rejected
 from shared.errors import AlreadyExists, GiveUp, InvalidInput
 from shared.issue_links import external
-from shared.issue_links.create import checked_fields, operations
+from shared.issue_links.create import checked_fields, issue_values, operations
 from shared.issue_links.form import default_title
 from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, create_once
+from shared.issue_links.sentry_values import applicable
 from shared.log import log_event
 from shared.messages.sentry_event import SentryEventMessage
 from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
@@ -47,8 +48,14 @@ def create_for_alert(
     except InvalidInput as exc:
         raise GiveUp(f"the alert rule's settings are invalid: {exc}") from None
     client = azure_devops_client(integration)
+    form = settings.form
+    maps = applicable(integration.field_maps, form.project, form.work_item_type)
+    mapped = {}
+    if maps and alert.issue_id is not None:  # a metric alert has no issue to take values from
+        issue = sentry_client(org).get_issue(org.slug, alert.issue_id)
+        mapped = issue_values(org, issue, maps)
     try:
-        chosen = checked_fields(integration, client, settings.form)
+        chosen = checked_fields(integration, client, form, mapped)
     except (InvalidInput, Rejected) as exc:
         raise GiveUp(f"the alert rule's settings no longer fit Azure DevOps: {exc}") from None
     title = _title(alert, settings)

@@ -351,6 +351,18 @@ class AzureDevOpsClient(ApiClient):
         )
         return self._model(TypeFieldList, response.content, "work item type fields").value
 
+    def field_exists(self, name: str) -> str | None:
+        """The reference name of the organization's field ``name`` (reference or display
+        name, "Fields - Get"); None if there is none."""
+        try:
+            response = self.request(
+                "GET", paths.field(name), idempotent=True, params={"api-version": API_VERSION}
+            )
+        except ApiNotFound:
+            return None
+        found = json_object(self.service, response.content).get("referenceName")
+        return str(found) if found else None
+
     def _model(self, model: Any, content: bytes, what: str) -> Any:
         try:
             return model.model_validate_json(content)

@@ -55,6 +55,10 @@ def iteration_paths(project: str) -> str:
 TYPE_FIELDS_API_VERSION = "7.1-preview.3"
 
 
+def field(reference_name: str) -> str:
+    return f"_apis/wit/fields/{segment(reference_name)}"
+
+
 def work_item_type_fields(project: str, work_item_type: str) -> str:
     return f"{segment(project)}/_apis/wit/workitemtypes/{segment(work_item_type)}/fields"
 

@@ -30,6 +30,13 @@ EXAMPLES: dict[str, list[str]] = {
         f"integration sentry-update {ID} --org acme "
         "--installation 7ad5b1b2-8f34-4c6a-9a59-1c2d3e4f5a6b",
     ],
+    "integration field-map": [
+        f"integration field-map {ID} --project Fabrikam --type Bug --source level "
+        "--field Severity --value 'fatal=1 - Critical' --value 'error=2 - High' "
+        "--value 'warning=3 - Medium'",
+        f"integration field-map {ID} --project '*' --type '*' --source release "
+        "--field Microsoft.VSTS.Build.FoundIn",
+    ],
     "integration sentry-schema": [
         f"integration sentry-schema {ID} --org acme --app-url {APP}",
     ],

@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 from shared.cli.output import confirm, id_argument, print_json, yes_argument
 from shared.errors import IntegrationRemoved, NotFound, SyncError
+from shared.issue_links.field_map_setup import set_field_map
 from shared.issue_links.schema import schema, webhook_url
 from shared.maintenance.check import FAILED, REFUSED, check_integration
 from shared.store.integrations import Integrations
@@ -111,6 +112,30 @@ def add_parser(groups: Any) -> None:
     resolve.add_argument(
         "--regression", choices=REGRESSION_POLICIES, help="regression policy for them"
     )
+    field_map = actions.add_parser(
+        "field-map",
+        help="write a Sentry value into a work item field when a work item is created "
+        "(checked against the type; --remove drops it)",
+    )
+    id_argument(field_map)
+    field_map.add_argument("--project", required=True, help="project name, or * for any")
+    field_map.add_argument("--type", required=True, help="work item type, or * for any")
+    field_map.add_argument(
+        "--source",
+        required=True,
+        help="level, release, environment, culprit, firstSeen, count, userCount, link or "
+        "tags.<name>",
+    )
+    field_map.add_argument(
+        "--field", required=True, help="work item field, reference or display name"
+    )
+    field_map.add_argument(
+        "--value",
+        action="append",
+        default=[],
+        help="<Sentry value>=<field value>, repeatable (none: the value as Sentry has it)",
+    )
+    field_map.add_argument("--remove", action="store_true", help="remove this field's map")
     sentry_schema = actions.add_parser(
         "sentry-schema",
         help="print the webhook URL and UI schema to paste into the Sentry internal integration",
@@ -242,6 +267,18 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
             args.id, args.project, args.type, args.resolve, args.unresolve, args.regression
         )
         print_json([m.to_public() for m in integration.resolve_states], out)
+    elif args.action == "field-map":
+        integration = set_field_map(
+            storage,
+            integrations.get(args.id),
+            project=args.project,
+            work_item_type=args.type,
+            source=args.source,
+            field=args.field,
+            values=args.value,
+            remove=args.remove,
+        )
+        print_json([m.to_public() for m in integration.field_maps], out)
     elif args.action == "sentry-schema":
         integration = integrations.get(args.id, with_orgs=True)
         if integration.sentry_org(args.org) is None:

@@ -38,19 +38,32 @@ from shared.issue_links.form import (
 from shared.issue_links.link import HYPERLINK_COMMENT, store_link
 from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, create_once
 from shared.issue_links.options import type_fields
-from shared.issue_links.type_fields import as_asked, check_asked, form_values
+from shared.issue_links.sentry_values import (
+    IssueFacts,
+    applicable,
+    mapped_values,
+    needs_event,
+)
+from shared.issue_links.type_fields import as_asked, check_asked, fitting, form_values
 from shared.log import log_event
 from shared.messages.ui_request import UiRequest
 from shared.sentry.components import linked
+from shared.sentry.shapes import SentryIssue
 from shared.store.form_defaults import FormDefaults, Remembered
-from shared.store.records import Integration
+from shared.store.records import FieldMap, Integration, SentryOrg
+from shared.validation import web_link
 
 
 def create(request: UiRequest) -> Reply:
     form, sent = read_create(request.form.fields), request.form
     client = azure_devops_client(request.integration, INTERACTIVE)
-    chosen = checked_fields(request.integration, client, form)
-    title, description, web_url = _texts(request, form)
+    maps = applicable(request.integration.field_maps, form.project, form.work_item_type)
+    issue = None
+    if maps or form.title is None or form.description is None or not sent.web_url:
+        issue = sentry_client(request.org).get_issue(request.org.slug, sent.issue_id)
+    mapped = issue_values(request.org, issue, maps) if issue is not None else {}
+    chosen = checked_fields(request.integration, client, form, mapped)
+    title, description, web_url = _texts(request, form, issue)
     key = (request.org.slug, sent.issue_id, form.digest(request.org.slug, sent.issue_id))
     plan = Plan(
         form.project,
@@ -90,10 +103,43 @@ class Chosen:
     parent_url: str | None = None
 
 
-def checked_fields(integration: Integration, client: AzureDevOpsClient, form: CreateForm) -> Chosen:
+def issue_values(org: SentryOrg, issue: SentryIssue, maps: list[FieldMap]) -> dict[str, str]:
+    """The field maps' values for the issue (one more Sentry read, of its latest event, only
+    when a map takes the environment or a tag)."""
+    if not maps:
+        return {}
+    tags: dict[str, str] = {}
+    if needs_event(maps):
+        event = sentry_client(org).latest_event(org.slug, issue.id)
+        tags = {tag.key: tag.value for tag in event.tags if tag.value is not None}
+    release = (issue.first_release or {}).get("version")
+    facts = IssueFacts(
+        values={
+            "level": issue.level,
+            "release": str(release) if release else tags.get("release"),
+            "environment": tags.get("environment"),
+            "culprit": issue.culprit,
+            "firstSeen": issue.first_seen,
+            "count": issue.count,
+            "userCount": issue.user_count,
+            "link": web_link(issue.permalink),
+        },
+        tags=tags,
+    )
+    return mapped_values(maps, facts)
+
+
+def checked_fields(
+    integration: Integration,
+    client: AzureDevOpsClient,
+    form: CreateForm,
+    mapped: dict[str, str] | None = None,
+) -> Chosen:
     """Check the form's fields against the type's own (``type_fields``) and that the parent
-    exists; ``InvalidInput`` or ``Rejected`` name the field otherwise."""
+    exists; ``InvalidInput`` or ``Rejected`` name the field otherwise. ``mapped``: values from
+    the field maps, kept where the type takes them; the form's own choices win."""
     fields = type_fields(integration, form.project, form.work_item_type)
+    from_maps = fitting(fields, mapped or {})
     asked = [
         *form_values(
             {
@@ -109,7 +155,7 @@ def checked_fields(integration: Integration, client: AzureDevOpsClient, form: Cr
         ),
         *as_asked(form.other_fields, OTHER_FIELDS),
     ]
-    set_by_form = {FIELD_TITLE, FIELD_DESCRIPTION, FIELD_AREA_PATH, FIELD_TAGS}
+    set_by_form = {FIELD_TITLE, FIELD_DESCRIPTION, FIELD_AREA_PATH, FIELD_TAGS, *from_maps}
     if form.assignee:
         set_by_form.add(FIELD_ASSIGNED_TO)
     values = check_asked(
@@ -122,7 +168,7 @@ def checked_fields(integration: Integration, client: AzureDevOpsClient, form: Cr
                 f"{PARENT}: work item {form.parent} does not exist (or is not visible)"
             )
         parent_url = integration.base_url + paths.work_item(form.parent)
-    return Chosen(values, parent_url)
+    return Chosen({**from_maps, **values}, parent_url)
 
 
 def operations(
@@ -159,12 +205,13 @@ def _remember(request: UiRequest, form: CreateForm) -> None:
         log_event("issue_link.defaults_not_saved", logging.WARNING, error=type(exc).__name__)
 
 
-def _texts(request: UiRequest, form: CreateForm) -> tuple[str, str, str | None]:
+def _texts(
+    request: UiRequest, form: CreateForm, issue: SentryIssue | None
+) -> tuple[str, str, str | None]:
     """Title, description (HTML) and the Sentry issue's URL, from the form or the issue."""
     web_url = request.form.web_url
     title, culprit = form.title, None
-    if form.title is None or form.description is None or not web_url:
-        issue = sentry_client(request.org).get_issue(request.org.slug, request.form.issue_id)
+    if issue is not None:
         title = form.title or default_title(issue.title, None)
         culprit = issue.culprit
         web_url = web_url or issue.permalink

@@ -112,6 +112,22 @@ def check_asked(
     return values
 
 
+def fitting(fields: list[TypeField], values: Mapping[str, str]) -> dict[str, Any]:
+    """The values the type takes (its field exists, the value is allowed), as Azure DevOps
+    lists them; the rest is left out (a field map set up for another type, a Sentry value the
+    field does not list)."""
+    kept: dict[str, Any] = {}
+    for name, value in values.items():
+        field = _find(fields, name)
+        if field is None:
+            continue
+        try:
+            kept[field.reference_name] = _allowed(field, value)
+        except InvalidInput:
+            continue
+    return kept
+
+
 def allowed_options(fields: list[TypeField], reference_name: str) -> list[str]:
     """The allowed values of one field of the type, as select options (none: no such field,
     or a field without a list)."""

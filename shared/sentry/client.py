@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from shared.http import ApiClient, ApiRejected, RetryPolicy
 from shared.sentry import paths
-from shared.sentry.shapes import ExternalIssue, Member, Note, SentryIssue
+from shared.sentry.shapes import ExternalIssue, Member, Note, SentryEvent, SentryIssue
 
 MEMBER_CACHE_SECONDS = 600.0
 MAX_ISSUES_PER_READ = 100
@@ -72,6 +72,14 @@ class SentryClient(ApiClient):
             return SentryIssue.model_validate_json(response.content)
         except ValidationError:
             raise ApiRejected(self.service, "unexpected answer to the issue request") from None
+
+    def latest_event(self, org: str, issue_id: str) -> SentryEvent:
+        """The issue's latest event ("Retrieve an Issue Event" with ``latest``)."""
+        response = self.request("GET", paths.latest_event(org, issue_id), idempotent=True)
+        try:
+            return SentryEvent.model_validate_json(response.content)
+        except ValidationError:
+            raise ApiRejected(self.service, "unexpected answer to the event request") from None
 
     def issues_by_id(self, org: str, issue_ids: list[str]) -> tuple[list[SentryIssue], RateLimit]:
         """Up to ``MAX_ISSUES_PER_READ`` issues in one call; ids Sentry does not return are

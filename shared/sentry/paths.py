@@ -13,6 +13,10 @@ def issue(org: str, issue_id: str) -> str:
     return f"api/0/organizations/{segment(org)}/issues/{segment(issue_id)}/"
 
 
+def latest_event(org: str, issue_id: str) -> str:
+    return f"{issue(org, issue_id)}events/latest/"
+
+
 def issue_comments(org: str, issue_id: str) -> str:
     return f"{issue(org, issue_id)}comments/"
 

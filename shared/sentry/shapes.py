@@ -41,6 +41,10 @@ class SentryIssue(BaseModel):
     title: str | None = None
     culprit: str | None = None
     permalink: str | None = None
+    level: str | None = None
+    user_count: str | None = Field(None, alias="userCount")
+    first_seen: str | None = Field(None, alias="firstSeen")
+    first_release: dict[str, Any] | None = Field(None, alias="firstRelease")
 
     @property
     def assignee_user_id(self) -> str | None:
@@ -72,6 +76,22 @@ class SentryIssue(BaseModel):
         if who is None or who.id is None:
             return ""
         return f"{who.type or 'user'}:{who.id}"
+
+
+class EventTag(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore", coerce_numbers_to_str=True)
+
+    key: str
+    value: str | None = None
+
+
+class SentryEvent(BaseModel):
+    """An issue's event ("Retrieve an Issue Event", ``latest``): its tags, environment and
+    release among them."""
+
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+
+    tags: list[EventTag] = []
 
 
 class MemberUser(BaseModel):

@@ -20,9 +20,11 @@ from shared.errors import AlreadyExists, IntegrationNotFound, IntegrationRemoved
 from shared.store.keys import INTEGRATION_ROW, SENTRY_ORG_PREFIX
 from shared.store.records import (
     DoneStateMapping,
+    FieldMap,
     HookSubscription,
     Integration,
     done_states_from,
+    field_maps_from,
     integration_from,
     resolve_states_from,
     sentry_org_from,
@@ -409,6 +411,25 @@ class Integrations:
             if resolve or unresolve or regression:
                 kept.append(ResolveStates(project, work_item_type, resolve, unresolve, regression))
             return {"ResolveStates": json.dumps([m.to_public() for m in kept])}
+
+        self._update_integration(integration_id, change)
+        return self.get(integration_id)
+
+    def set_field_map(
+        self, integration_id: str, mapping: FieldMap, *, remove: bool = False
+    ) -> Integration:
+        """Add or replace (or ``remove``) the map of one field for a project and type."""
+
+        def change(entity: dict[str, Any]) -> dict[str, Any]:
+            key = (mapping.project.casefold(), mapping.work_item_type.casefold(), mapping.field)
+            kept = [
+                m
+                for m in field_maps_from(entity.get("FieldMaps"))
+                if (m.project.casefold(), m.work_item_type.casefold(), m.field) != key
+            ]
+            if not remove:
+                kept.append(mapping)
+            return {"FieldMaps": json.dumps([m.to_public() for m in kept])}
 
         self._update_integration(integration_id, change)
         return self.get(integration_id)

@@ -65,6 +65,28 @@ class DoneStateMapping:
 
 
 @dataclass(frozen=True)
+class FieldMap:
+    """A Sentry value (``source``: level, release, tags.<name>, ...) written into a work item
+    field when a work item is created, for a project and type (``*`` = any); ``values``
+    translates Sentry's values (a value not listed is left out), empty: the value as it is."""
+
+    project: str
+    work_item_type: str
+    source: str
+    field: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    def to_public(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "type": self.work_item_type,
+            "source": self.source,
+            "field": self.field,
+            "values": dict(self.values),
+        }
+
+
+@dataclass(frozen=True)
 class HookSubscription:
     """A service hook subscription we created: its event type and the project it is limited to
     (if any). Subscriptions stored before event types were recorded are ``workitem.updated``."""
@@ -97,6 +119,7 @@ class Integration:
     removed_at: datetime | None = None
     sentry_orgs: tuple[SentryOrg, ...] = field(default=())
     done_states: tuple[DoneStateMapping, ...] = field(default=())
+    field_maps: tuple[FieldMap, ...] = field(default=())
     resolve_states: tuple[ResolveStates, ...] = field(default=())
     sync: SyncOptions = field(default=SyncOptions())
 
@@ -127,6 +150,7 @@ class Integration:
             "removedAt": self.removed_at.isoformat() if self.removed_at else None,
             "sentryOrgs": [org.to_public() for org in self.sentry_orgs],
             "doneStates": [mapping.to_public() for mapping in self.done_states],
+            "fieldMaps": [mapping.to_public() for mapping in self.field_maps],
             "resolveStates": [mapping.to_public() for mapping in self.resolve_states],
             "sync": self.sync.to_public(),
         }
@@ -256,6 +280,7 @@ def integration_from(entity: dict[str, Any], orgs: tuple[SentryOrg, ...] = ()) -
         removed_at=entity.get("RemovedAt"),
         sentry_orgs=orgs,
         done_states=done_states_from(entity.get("DoneStates")),
+        field_maps=field_maps_from(entity.get("FieldMaps")),
         resolve_states=resolve_states_from(entity.get("ResolveStates")),
         sync=SyncOptions.from_json(entity.get("SyncOptions")),
     )
@@ -266,6 +291,21 @@ def done_states_from(text: str | None) -> tuple[DoneStateMapping, ...]:
         return ()
     return tuple(
         DoneStateMapping(item["project"], item["type"], tuple(item["states"]))
+        for item in json.loads(text)
+    )
+
+
+def field_maps_from(text: str | None) -> tuple[FieldMap, ...]:
+    if not text:
+        return ()
+    return tuple(
+        FieldMap(
+            item["project"],
+            item["type"],
+            item["source"],
+            item["field"],
+            tuple(item.get("values", {}).items()),
+        )
         for item in json.loads(text)
     )
 

@@ -96,6 +96,7 @@ def test_add_show_list(app_env, added):
             }
         ],
         "doneStates": [],
+        "fieldMaps": [],
         "resolveStates": [],
         "sync": {
             "status-to-sentry": True,

@@ -154,3 +154,88 @@ def test_an_alert_rule_naming_a_field_the_type_lacks_is_not_saved(ui):
     assert "Bug in Fabrikam has no field 'Custom.Nope'" in reply_json(response)["message"]
     settings[2] = {"name": "priority", "value": "2"}
     assert ui.post("alert-rule/settings", body).status_code == 200
+
+
+# -- Sentry data into Azure DevOps fields ---------------------------------------------------------
+
+
+def _map(ui: Ui, *argv: str) -> tuple[int, str, str]:
+    import io
+
+    from shared.cli import main as cli
+
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(["integration", "field-map", ui.registered.id, *argv], out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_field_maps_write_sentry_values_into_the_new_work_item(ui, rsps):
+    ui.sentry.issues["4242"].update(level="fatal", first_release="web@1.4.2",
+                                    tags={"environment": "production", "customer": "Contoso"})  # fmt: skip
+    ui.ado.type_fields["Bug"] += [
+        {"referenceName": "Microsoft.VSTS.Build.FoundIn", "name": "Found In", "alwaysRequired": False},
+        {"referenceName": "Custom.Customer", "name": "Customer", "alwaysRequired": False},
+        {"referenceName": "Custom.Users", "name": "Users affected", "alwaysRequired": False},
+    ]  # fmt: skip
+    for argv in (
+        ("--project", "Fabrikam", "--type", "Bug", "--source", "level", "--field", "severity",
+         "--value", "fatal=1 - Critical", "--value", "error=2 - High"),
+        ("--project", "*", "--type", "*", "--source", "release",
+         "--field", "Microsoft.VSTS.Build.FoundIn"),
+        ("--project", "Fabrikam", "--type", "Bug", "--source", "tags.customer",
+         "--field", "Custom.Customer"),
+        ("--project", "Fabrikam", "--type", "Bug", "--source", "userCount",
+         "--field", "Users affected"),
+    ):  # fmt: skip
+        code, out, err = _map(ui, *argv)
+        assert code == 0, err
+    shown = json.loads(out)
+    assert shown[0] == {
+        "project": "Fabrikam", "type": "Bug", "source": "level",
+        "field": "Microsoft.VSTS.Common.Severity",  # stored by reference name
+        "values": {"fatal": "1 - Critical", "error": "2 - High"},
+    }  # fmt: skip
+    response = ui.post("create", ui.request("create", CREATE))
+    assert response.status_code == 200, reply_json(response)
+    (create,) = [c for c in ui.ado.calls if "$Bug" in c.path]
+    ops = {op["path"]: op["value"] for op in create.body if op["path"].startswith("/fields/")}
+    assert ops["/fields/Microsoft.VSTS.Common.Severity"] == "1 - Critical"
+    assert ops["/fields/Microsoft.VSTS.Build.FoundIn"] == "web@1.4.2"
+    assert ops["/fields/Custom.Customer"] == "Contoso"
+    assert ops["/fields/Custom.Users"] == "3"
+    # The form's own choice wins over the map.
+    again = {**CREATE, "title": "Another", "severity": "4 - Low"}
+    assert ui.post("create", ui.request("create", again)).status_code == 200
+    last = [c for c in ui.ado.calls if "$Bug" in c.path][-1]
+    assert {op["path"]: op["value"] for op in last.body}["/fields/Microsoft.VSTS.Common.Severity"] == "4 - Low"
+
+
+def test_a_value_the_map_does_not_list_sets_nothing(ui):
+    ui.sentry.issues["4242"]["level"] = "debug"
+    assert _map(ui, "--project", "Fabrikam", "--type", "Bug", "--source", "level",
+                "--field", "Severity", "--value", "fatal=1 - Critical")[0] == 0  # fmt: skip
+    assert ui.post("create", ui.request("create", CREATE)).status_code == 200
+    (create,) = [c for c in ui.ado.calls if "$Bug" in c.path]
+    assert not [op for op in create.body if op["path"].endswith("Severity")]
+    assert not [c for c in ui.sentry.calls if "events/latest" in c.path]  # not needed
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("--project", "Fabrikam", "--type", "Task", "--source", "level", "--field", "Severity"),
+         "Task in Fabrikam has no field 'Severity'"),
+        (("--project", "*", "--type", "*", "--source", "level", "--field", "Custom.Nope"),
+         "Azure DevOps has no field 'Custom.Nope'"),
+        (("--project", "Fabrikam", "--type", "Bug", "--source", "level", "--field", "Severity",
+          "--value", "fatal=Blocker"), "not 'Blocker'"),
+        (("--project", "Fabrikam", "--type", "Bug", "--source", "colour", "--field", "Severity"),
+         "--source must be one of"),
+        (("--project", "Fabrikam", "--type", "Bug", "--source", "level", "--field", "Severity",
+          "--value", "fatal"), "is not <Sentry value>=<field value>"),
+    ],
+)  # fmt: skip
+def test_a_map_the_type_cannot_take_is_refused_at_set_up(ui, argv, says):
+    code, out, err = _map(ui, *argv)
+    assert (code, out) == (1, "") and says in err
+    assert ui.stores.integrations.get(ui.registered.id).field_maps == ()
