@@ -49,6 +49,7 @@ from shared.errors import ConfigurationError, SyncError
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.messages.sync import SyncMessage
+from shared.notices.failures import SENTRY_GONE, SENTRY_REFUSED
 from shared.sentry.client import SentryClient
 from shared.store import link_memory
 from shared.store.audit import APPLIED, FAILED, SKIPPED
@@ -65,6 +66,7 @@ WRITE_MARGIN_SECONDS = (
     BACKGROUND.budget_seconds + BACKGROUND.connect_timeout + BACKGROUND.read_timeout + 10.0
 )
 MAX_ROUNDS = 12
+ISSUE_GONE = "Sentry issue not found"
 
 
 class LinkBusy(SyncError):
@@ -97,6 +99,14 @@ class Recorder(Protocol):
     ) -> None: ...
 
 
+class Notifier(Protocol):
+    """Says a refusal for good where the change was made (``notices.failures``)."""
+
+    def __call__(
+        self, integration: Integration, message: SyncMessage, link: Link, kind: str, said: str
+    ) -> None: ...
+
+
 class LinkRounds:
     def __init__(
         self,
@@ -104,11 +114,13 @@ class LinkRounds:
         record: Recorder,
         states: Callable[[Integration, SyncMessage], StateSet],
         echo: Callable[[Integration, SyncMessage], bool] = lambda integration, message: False,
+        notify: Notifier | None = None,
     ) -> None:
         self._memory = memory
         self._record = record
         self._states = states
         self._echo = echo
+        self._notify = notify
 
     def settle(
         self,
@@ -230,6 +242,12 @@ class LinkRounds:
         if mark is not None:
             self._memory.clear_repair(integration.id, mark)
         self._record(message, outcome, action, reason, link=link, error=error, attempt=attempt)
+        if self._notify is not None:
+            if write.reasons == (ISSUE_GONE,):
+                self._notify(integration, message, link, SENTRY_GONE, ISSUE_GONE)
+            elif outcome == FAILED and error is not None:
+                said = getattr(error, "remote_message", None) or str(error)
+                self._notify(integration, message, link, SENTRY_REFUSED, said)
         log_event(
             "sync.link_done",
             integration=integration.id,
@@ -254,7 +272,7 @@ class LinkRounds:
         try:
             issue = client.get_issue(org, link.issue_id)
         except ApiNotFound:
-            return SKIPPED, SentryWrite({}, (), ("Sentry issue not found",)), None
+            return SKIPPED, SentryWrite({}, (), (ISSUE_GONE,)), None
         member = None
         if ASSIGNEE in plan.settle and plan.memory.assignee:
             member = client.member_user_id(org, plan.memory.assignee)

@@ -30,6 +30,7 @@ from shared.errors import (
 from shared.http import ApiError, ApiRejected
 from shared.log import log_event
 from shared.messages.sync import SyncMessage
+from shared.notices.failures import tell_devops
 from shared.store.audit import (
     FAILED,
     POISONED,
@@ -88,7 +89,9 @@ class Syncer:
         self._audit = AuditLog(storage)
         self._states: StateSet | None = None
         self._states_lock = threading.Lock()
-        self._rounds = LinkRounds(self._memory, self.record, self._states_for, self._is_echo)
+        self._rounds = LinkRounds(
+            self._memory, self.record, self._states_for, self._is_echo, self._notify
+        )
 
     def apply(self, message: SyncMessage, dequeue_count: int) -> None:
         """Apply ``message`` to each link; raises ``NotApplied`` if some could not be."""
@@ -169,6 +172,11 @@ class Syncer:
             else:
                 kept.append(link)
         return kept
+
+    def _notify(
+        self, integration: Integration, message: SyncMessage, link: Link, kind: str, said: str
+    ) -> None:
+        tell_devops(self._storage, integration, link, kind, said, message.project_name)
 
     def _is_echo(self, integration: Integration, message: SyncMessage) -> bool:
         return made_by_app(integration, message.changed_by)

@@ -30,6 +30,7 @@ from shared.errors import GiveUp
 from shared.http import ApiNotFound, ApiRejected
 from shared.log import log_event
 from shared.messages.sentry_event import SentryEventMessage
+from shared.notices.failures import tell_sentry
 from shared.sentry.shapes import SentryIssue
 from shared.sentry_to_devops import regression
 from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
@@ -174,6 +175,7 @@ def _apply_to(
             audit.record(
                 item.id, FAILED, _action(moves), f"Azure DevOps refused: {said}", error=exc
             )
+            tell_sentry(storage, integration, link, said)
             return
         audit.record(item.id, APPLIED, _action(moves), reasons, rev=item.rev)
         log_event(

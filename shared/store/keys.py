@@ -115,6 +115,11 @@ def links_and_repairs_range(work_item_id: int) -> tuple[str, str]:
     return prefix, prefix + _REPAIR + MARKER
 
 
+def notice_row(work_item_id: int, slug: str, issue_id: str, kind: str) -> str:
+    """A failure notice posted for a link (``store.notices``): once per link and kind."""
+    return f"x:{_work_item_key(work_item_id)}:{slug}:{issue_id}:{kind}"
+
+
 def repair_row(work_item_id: int, slug: str, issue_id: str) -> str:
     return f"{work_item_prefix(work_item_id)}{_REPAIR}{slug}:{issue_id}"
 

@@ -65,13 +65,15 @@ def most_specific(
 
 
 # The five sync settings (as Sentry's own integration has them), and their defaults: the
-# Azure DevOps -> Sentry direction is on, the other direction and comments are opt-in.
+# Azure DevOps -> Sentry direction is on, the other direction and comments are opt-in; and
+# failure notes (a change refused for good said where the person made it), opt-in too.
 SYNC_SETTINGS = {
     "status-to-sentry": True,
     "assignee-to-sentry": True,
     "status-to-devops": False,
     "assignee-to-devops": False,
     "comments": False,
+    "failure-notes": False,
 }
 
 
@@ -107,6 +109,10 @@ class SyncOptions:
     @property
     def comments(self) -> bool:
         return self.on("comments")
+
+    @property
+    def failure_notes(self) -> bool:
+        return self.on("failure-notes")
 
     def to_public(self) -> dict[str, Any]:
         shown: dict[str, Any] = {name: self.on(name) for name in SYNC_SETTINGS}

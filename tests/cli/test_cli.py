@@ -104,6 +104,7 @@ def test_add_show_list(app_env, added):
             "status-to-devops": False,
             "assignee-to-devops": False,
             "comments": False,
+            "failure-notes": False,
             "regression": "default (comment)",
         },
     }

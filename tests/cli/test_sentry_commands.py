@@ -161,6 +161,7 @@ def test_sync_settings_and_resolve_states_are_set_and_shown(added):
         "status-to-devops": True,
         "assignee-to-devops": False,
         "comments": True,
+        "failure-notes": False,
         "regression": "default (reopen)",
     }
     code, out, err = run("integration", "sync", COLLECTION, "--regression", "new")
