@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--azurite", action="store_true", help="also start Azurite (data in .azurite/)"
     )
+    parser.add_argument(
+        "--console-user",
+        metavar="NAME",
+        help="sign this development user in to the console (Azure's sign-in is not here)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("azure").setLevel(logging.WARNING)
 
+    if args.console_user:
+        # Read by shared.console.auth, which never trusts it on App Service.
+        os.environ["DEVHOST_CONSOLE_USER"] = args.console_user
     settings = load_local_settings(APP_ROOT)
     port = (
         args.port

@@ -89,6 +89,7 @@ def test_loads_this_app(app_env):
         "SentryComponents",
         "SentryEvents",
         "ReleaseSync",
+        "Console",
     }
     assert functions["SyncStatus"].trigger["queueName"] == "%SYNC_QUEUE_NAME%"
 

@@ -86,7 +86,7 @@ def test_make_targets_and_devhost_options_shown_exist():
     targets = set(re.findall(r"^([a-z]+):", makefile, re.M))
     from devhost.__main__ import main as devhost_main  # noqa: F401 - its parser is below
 
-    devhost_flags = {"--port", "--azurite", "--help"}
+    devhost_flags = {"--port", "--azurite", "--help", "--console-user"}
     for path in DOCS:
         text = path.read_text(encoding="utf-8")
         for target in re.findall(r"`make (\w+)`|^make (\w+)", text, re.M):

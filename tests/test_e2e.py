@@ -6,32 +6,20 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
 import random
-import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import pytest
 import requests
 from azure.core.exceptions import ResourceNotFoundError
-from conftest import ROOT, basic_auth, load_fixture, wait_for
+from conftest import basic_auth, load_fixture, wait_for
 from fakes import FakeAzureDevOps, FakeSearch, FakeSentry
+from local_host import LocalHost
+from local_host import local_host as start_local_host
 from loopback import LoopbackRouter
 
 from shared.cli import main as cli
-
-_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
-
-
-@dataclass
-class LocalHost:
-    process: subprocess.Popen[str]
-    url: str = ""
-    output: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -57,45 +45,8 @@ def world(app_env, register, router):
 
 @pytest.fixture(params=[1])
 def local_host(request, app_env, world) -> Iterator[LocalHost]:
-    env = {
-        **os.environ,
-        # Quick retries and polling, so the poison round trip takes seconds.
-        "AzureFunctionsJobHost__extensions__queues__visibilityTimeout": "00:00:01",
-        "AzureFunctionsJobHost__extensions__queues__maxPollingInterval": "00:00:00.500",
-        "FUNCTIONS_WORKER_PROCESS_COUNT": str(request.param),
-        "PYTHONUNBUFFERED": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devhost", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    host = LocalHost(process)
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            host.output.append(line)
-            match = _LISTENING.search(line)
-            if match:
-                host.url = match[1]
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        pytest.fail("the local host did not start:\n" + "".join(host.output))
-    yield host
-    process.terminate()
-    process.wait(30)
-    text = "".join(host.output)
-    assert "Traceback" not in text, text
-    for secret in app_env.secrets:
-        assert secret not in text, "a secret appeared in the local host's log"
+    with start_local_host(app_env.secrets, workers=request.param) as host:
+        yield host
 
 
 def _state_change(collection_id: str, old: str, new: str, rev: int = 2) -> dict:

@@ -83,6 +83,23 @@ class AuditLog:
                     break
         return rows
 
+    def since(
+        self, integration_id: str, since: datetime, limit: int = 5000
+    ) -> list[dict[str, Any]]:
+        """Rows newer than ``since``, newest first, at most ``limit`` (one RowKey range:
+        inverted time puts every newer row before the cut)."""
+        rows: list[dict[str, Any]] = []
+        with storage_errors():
+            for entity in self._storage.table(AUDIT).query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": integration_id, "lo": "", "hi": audit_row_at(since)},
+                results_per_page=1000,
+            ):
+                rows.append(_public(entity))
+                if len(rows) >= limit:
+                    break
+        return rows
+
     def delete_before(self, integration_id: str, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` rows older than ``before``; returns how many."""
         old: list[str] = []

@@ -64,6 +64,11 @@ class PoisonQueue:
     def _send_back(self, text: str) -> None:
         self._storage.send(text, self._kind)
 
+    def depth(self) -> int:
+        """About how many messages wait in the poison queue (the service's estimate)."""
+        with storage_errors():
+            return self._poison.get_queue_properties().approximate_message_count or 0
+
     def peek(self) -> list[PoisonMessage]:
         """Up to 32 messages, oldest first (the service lets nobody peek further)."""
         with storage_errors():

@@ -158,6 +158,11 @@ class Storage:
     def queue(self) -> QueueClient:
         return self.queue_client(SYNC)
 
+    def depth(self, kind: str = SYNC) -> int:
+        """About how many messages wait on the queue ``kind`` (the service's estimate)."""
+        with storage_errors():
+            return self.queue_client(kind).get_queue_properties().approximate_message_count or 0
+
     def send(self, text: str, kind: str = SYNC, delay: int | None = None) -> None:
         """Queue ``text``; with ``delay``, it becomes visible after that many seconds."""
         with storage_errors():

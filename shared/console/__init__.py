@@ -1,0 +1,1 @@
+"""The operator console: sync health, failures and replays, in a browser."""

@@ -1,0 +1,169 @@
+"""What the console's pages show, read from storage (and, for subscription status, Azure
+DevOps): plain values for the templates, which escape everything they print."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.devops_intake.subscriptions import Subscriptions
+from shared.errors import ConfigurationError, StorageUnavailable
+from shared.http import ApiError
+from shared.store.audit import FAILED, POISONED, AuditLog
+from shared.store.integrations import Integrations
+from shared.store.poison import QUEUES, PoisonQueue
+from shared.store.records import Integration
+from shared.store.storage import Storage
+from shared.store.sweeps import DONE, Sweeps
+
+HOURS = 48
+MAX_ROWS = 5000  # audit rows read per integration for the overview (newest first)
+WRITES = ("applied",)
+FAILURES = (FAILED, POISONED)
+
+
+@dataclass
+class Health:
+    level: str = "ok"  # ok, warning, broken
+    reasons: list[str] = field(default_factory=list)
+
+    def worse(self, level: str, reason: str) -> None:
+        order = ("ok", "warning", "broken")
+        if order.index(level) > order.index(self.level):
+            self.level = level
+        self.reasons.append(reason)
+
+
+@dataclass
+class IntegrationView:
+    id: str
+    name: str
+    health: Health
+    subscriptions: list[dict[str, str]]
+    last_decision: str | None
+    failures_24h: int
+    sweep: str
+    chart: list[dict[str, int | str]]
+    rows_read: int
+
+
+@dataclass
+class QueueView:
+    name: str
+    depth: int | str
+    poison: int | str
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def overview(
+    storage: Storage, now: datetime | None = None
+) -> tuple[list[IntegrationView], list[QueueView]]:
+    now = now or datetime.now(UTC)
+    views = [_integration(storage, i, now) for i in Integrations(storage).list_all()]
+    return views, queues(storage)
+
+
+def queues(storage: Storage) -> list[QueueView]:
+    shown = []
+    for kind in QUEUES:
+        try:
+            depth: int | str = storage.depth(kind)
+            poison: int | str = PoisonQueue(storage, kind).depth()
+        except StorageUnavailable as exc:
+            depth = poison = f"unknown ({exc})"
+        shown.append(QueueView(kind, depth, poison))
+    return shown
+
+
+def _integration(storage: Storage, integration: Integration, now: datetime) -> IntegrationView:
+    health = Health()
+    subscriptions: list[dict[str, str]] = []
+    try:
+        for status in Subscriptions(storage).statuses(integration.id):
+            subscriptions.append(
+                {"id": status.id, "event": status.event_type, "status": status.status}
+            )
+            if status.status != "enabled":
+                health.worse("broken", f"subscription {status.id} is {status.status}")
+    except (ApiError, ConfigurationError) as exc:
+        health.worse("warning", f"subscription status could not be read: {exc}")
+    if not integration.subscriptions:
+        health.worse("warning", "no service hook subscription")
+    rows = AuditLog(storage).since(integration.id, now - timedelta(hours=HOURS), MAX_ROWS)
+    cut = now - timedelta(hours=24)
+    failures = [r for r in rows if r["outcome"] in FAILURES and _time(r) >= cut]
+    if failures:
+        health.worse("warning", f"{len(failures)} failure(s) in the last 24 hours")
+    current = Sweeps(storage).current(integration.id)
+    sweep = "never run"
+    if current is not None:
+        state = "finished" if current.after == DONE else "under way"
+        sweep = f"round {current.id} {state}, last step {current.updated_at:%Y-%m-%d %H:%M} UTC"
+        if now - current.updated_at > timedelta(hours=1):
+            health.worse("warning", "the sweep has not moved for over an hour")
+    return IntegrationView(
+        id=integration.id,
+        name=integration.name or integration.base_url,
+        health=health,
+        subscriptions=subscriptions,
+        last_decision=rows[0]["time"] if rows else None,
+        failures_24h=len(failures),
+        sweep=sweep,
+        chart=chart(rows, now),
+        rows_read=len(rows),
+    )
+
+
+def _time(row: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(row["time"])
+
+
+def chart(rows: list[dict[str, Any]], now: datetime) -> list[dict[str, int | str]]:
+    """Per hour over the last 48 hours, oldest first: decisions, writes and failures."""
+    start = _hour(now) - timedelta(hours=HOURS - 1)
+    bins = [
+        {"hour": (start + timedelta(hours=i)).strftime("%d %H:00"), "all": 0, "writes": 0,
+         "failures": 0}
+        for i in range(HOURS)
+    ]  # fmt: skip
+    for row in rows:
+        index = int((_hour(_time(row)) - start) / timedelta(hours=1))
+        if 0 <= index < HOURS:
+            bins[index]["all"] += 1
+            bins[index]["writes"] += row["outcome"] in WRITES
+            bins[index]["failures"] += row["outcome"] in FAILURES
+    return bins
+
+
+@dataclass
+class PoisonView:
+    id: str
+    inserted: str | None
+    summary: str
+    readable: bool
+
+
+def poison(storage: Storage, kind: str) -> list[PoisonView]:
+    shown = []
+    for message in PoisonQueue(storage, kind).peek():
+        if message.text is None:
+            shown.append(
+                PoisonView(
+                    message.id,
+                    message.inserted,
+                    f"not base64 text ({message.size} characters)",
+                    False,
+                )
+            )
+            continue
+        try:
+            summary = json.dumps(json.loads(message.text), indent=1, ensure_ascii=False)
+        except ValueError:
+            summary = message.text
+        shown.append(PoisonView(message.id, message.inserted, summary[:2000], True))
+    return shown
