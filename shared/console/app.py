@@ -1,13 +1,15 @@
 """The operator console (``Console``, ``/api/console/...``): server-rendered pages, every value
 escaped by the templates (Jinja2 autoescape: titles, reasons and messages come from Sentry and
-Azure DevOps and are treated as hostile). Pages: the overview, and the poison queues with
-replay and drop, each confirmed on a page of its own. Who may see them: ``auth``."""
+Azure DevOps and are treated as hostile). Pages: the overview, an integration, the audit, the
+links, and the poison queues with replay and drop, each confirmed on a page of its own. Who
+may see them: ``auth``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import lru_cache
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -25,12 +27,20 @@ from shared.console.auth import (
     new_csrf_token,
 )
 from shared.doors import Reply
-from shared.errors import StorageUnavailable
+from shared.errors import (
+    IntegrationNotFound,
+    IntegrationRemoved,
+    InvalidInput,
+    StorageUnavailable,
+)
 from shared.log import log_event
+from shared.store.audit import APPLIED, FAILED, POISONED, SKIPPED
 from shared.store.poison import QUEUES, PoisonQueue
 from shared.store.storage import Storage, get_storage
+from shared.validation import check_integration_id
 
 BASE = "/api/console"
+OUTCOMES = (APPLIED, SKIPPED, FAILED, POISONED)
 MAX_FORM_BYTES = 8192
 _HEADERS = {
     "Content-Security-Policy": (
@@ -85,6 +95,8 @@ def handle(request: ConsoleRequest, storage: Storage | None = None) -> Reply:
     except Refused as exc:
         log_event("console.refused", logging.WARNING, status=exc.status)
         return _page(exc.status, "refused.html", token, title="Not available", reason=exc.reason)
+    except (IntegrationNotFound, IntegrationRemoved) as exc:
+        return _page(404, "refused.html", token, title="Not found", reason=str(exc))
     except StorageUnavailable as exc:
         log_event("console.unavailable", logging.WARNING, error=type(exc).__name__)
         return _page(503, "refused.html", token, title="Storage unavailable", reason=str(exc))
@@ -106,6 +118,23 @@ def _route(request: ConsoleRequest, storage: Storage, user: Principal, token: st
         queue = _queue(request.params.get("queue"))
         return _page(200, "poison.html", token, title="Poison messages", queue=queue,
                      kinds=QUEUES, messages=views.poison(storage, queue), **common)  # fmt: skip
+    if method == "GET" and path == "integration":
+        page = views.integration_page(
+            storage, _integration_id(request), request.params.get("check") == "1"
+        )
+        return _page(200, "integration.html", token, title="Integration", page=page, **common)
+    if method == "GET" and path == "audit":
+        return _audit(request, storage, token, common)
+    if method == "GET" and path == "links":
+        integration_id = _integration_id(request)
+        work_item = _number(request.params.get("work_item"), "work item")
+        org, issue = request.params.get("org") or None, request.params.get("issue") or None
+        if issue is not None:
+            _number(issue, "Sentry issue")
+        links = views.links_page(storage, integration_id, work_item, org, issue)
+        return _page(200, "links.html", token, title="Links", links=links,
+                     integration_id=integration_id, work_item=work_item, org=org, issue=issue,
+                     searched=work_item is not None or bool(org and issue), **common)  # fmt: skip
     if method == "POST" and path in ("poison/confirm", "poison/do"):
         form = request.form()
         check_post(request.headers, request.cookies, form.get(CSRF_FIELD, ""))
@@ -139,6 +168,49 @@ def _act(storage: Storage, user: Principal, queue: str, action: str, message_id:
     # After a POST, a redirect: reloading the page does not do it again.
     where = f"{BASE}/poison?{urlencode({'queue': queue, 'done': done})}"
     return Reply(303, "", {**_HEADERS, "Location": where}, mimetype="text/html")
+
+
+def _audit(request: ConsoleRequest, storage: Storage, token: str, common: dict[str, Any]) -> Reply:
+    integration_id = _integration_id(request)
+    outcome = request.params.get("outcome") or None
+    if outcome is not None and outcome not in OUTCOMES:
+        raise Refused(400, "Unknown outcome.")
+    until_text = request.params.get("until") or ""
+    until = None
+    if until_text:
+        try:
+            until = datetime.fromisoformat(until_text).replace(tzinfo=UTC)
+        except ValueError:
+            raise Refused(400, "The time is not a date and time.") from None
+    issue = request.params.get("issue") or None
+    if issue is not None:
+        _number(issue, "Sentry issue")
+    where = views.AuditFilter(_number(request.params.get("work_item"), "work item"), issue,
+                              outcome, until)  # fmt: skip
+    rows, cursor = views.audit_page(storage, integration_id, where, request.params.get("after", ""))
+    next_page = None
+    if cursor:
+        query = {k: v for k, v in request.params.items() if k != "after" and v}
+        next_page = f"{BASE}/audit?{urlencode({**query, 'after': cursor})}"
+    return _page(200, "audit.html", token, title="Audit", rows=rows, where=where,
+                 integration_id=integration_id, outcomes=OUTCOMES, until_text=until_text,
+                 next_page=next_page, **common)  # fmt: skip
+
+
+def _integration_id(request: ConsoleRequest) -> str:
+    try:
+        return check_integration_id(request.params.get("id") or "")
+    except InvalidInput:
+        raise Refused(400, "Name an integration (its collection id).") from None
+
+
+def _number(value: str | None, what: str) -> int | None:
+    if value in (None, ""):
+        return None
+    assert value is not None
+    if not value.isascii() or not value.isdigit() or len(value) > 20:
+        raise Refused(400, f"The {what} must be a number.")
+    return int(value)
 
 
 def _queue(value: str | None) -> str:

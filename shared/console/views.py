@@ -167,3 +167,126 @@ def poison(storage: Storage, kind: str) -> list[PoisonView]:
             summary = message.text
         shown.append(PoisonView(message.id, message.inserted, summary[:2000], True))
     return shown
+
+
+# -- one integration ---------------------------------------------------------------------------
+
+
+@dataclass
+class IntegrationPage:
+    integration: Integration
+    settings: dict[str, Any]
+    repositories: list[dict[str, Any]]
+    checks: list[dict[str, Any]] | None  # None: not run (a button runs them)
+
+
+def integration_page(storage: Storage, integration_id: str, run_checks: bool) -> IntegrationPage:
+    from shared.maintenance.check import check_integration
+    from shared.store.repositories import Repositories
+
+    integration = Integrations(storage).get(integration_id, with_orgs=True)
+    shown = integration.to_public()
+    settings = {
+        "Sync": shown["sync"],
+        "Done-states": shown["doneStates"],
+        "Resolve states": shown["resolveStates"],
+        "Field maps": shown["fieldMaps"],
+    }
+    checks = None
+    if run_checks:
+        checks = [c.to_public() for c in check_integration(storage, integration.id)]
+    repositories = [r.to_public() for r in Repositories(storage).list(integration.id)]
+    return IntegrationPage(integration, settings, repositories, checks)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+
+PAGE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    work_item: int | None = None
+    issue: str | None = None
+    outcome: str | None = None
+    until: datetime | None = None  # rows at or before this time
+
+    def keep(self, row: dict[str, Any]) -> bool:
+        return (
+            (self.work_item is None or row["workItemId"] == self.work_item)
+            and (self.issue is None or row.get("issueId") == self.issue)
+            and (self.outcome is None or row["outcome"] == self.outcome)
+            and (self.until is None or _time(row) <= self.until)
+        )
+
+
+def audit_page(
+    storage: Storage, integration_id: str, where: AuditFilter, after: str = ""
+) -> tuple[list[dict[str, Any]], str | None]:
+    integration = Integrations(storage).get(integration_id)
+    return AuditLog(storage).page(integration.id, where.keep, after, PAGE_ROWS)
+
+
+# -- links ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class LinkView:
+    work_item_id: int
+    work_item_url: str
+    sentry_org: str
+    issue_id: str
+    issue_url: str | None
+    memory: dict[str, Any]
+
+
+def links_page(
+    storage: Storage, integration_id: str, work_item: int | None, org: str | None, issue: str | None
+) -> list[LinkView]:
+    from shared.store.links import Links
+    from shared.validation import web_link
+
+    integration = Integrations(storage).get(integration_id, with_orgs=True)
+    links = Links(storage)
+    if work_item is not None:
+        found = links.for_work_item(integration.id, work_item)
+    elif org and issue:
+        found = links.for_issue(integration.id, org, issue)
+    else:
+        return []
+    shown = []
+    for link in found:
+        sentry = integration.sentry_org(link.sentry_org)
+        issue_url = (
+            web_link(f"{sentry.base_url}organizations/{sentry.slug}/issues/{link.issue_id}/")
+            if sentry is not None
+            else None
+        )
+        memory = link.memory
+        shown.append(
+            LinkView(
+                work_item_id=link.work_item_id,
+                # The organization-level form: no project needed to open it.
+                work_item_url=f"{integration.base_url.rstrip('/')}/_workitems/edit/"
+                f"{link.work_item_id}",
+                sentry_org=link.sentry_org,
+                issue_id=link.issue_id,
+                issue_url=issue_url,
+                memory={
+                    "state revision applied": memory.status.rev,
+                    "last state": memory.status.state,
+                    "Sentry should be": ("resolved" if memory.status.target else "unresolved")
+                    if memory.status.target is not None
+                    else "not asked yet",
+                    "assignee revision applied": memory.assignee_rev,
+                    "Sentry assignee should be": memory.assignee
+                    if memory.assignee is not None
+                    else "not asked yet",
+                    "pending (a write under way or unfinished)": ", ".join(sorted(memory.pending))
+                    or "none",
+                    "leased until": link.lease_until.isoformat() if link.lease_until else "-",
+                    "last sync": link.touched_at.isoformat() if link.touched_at else "-",
+                },
+            )
+        )
+    return shown

@@ -6,6 +6,7 @@ and how). Table ``audit``, partition = integration id, row key = inverted time +
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -82,6 +83,36 @@ class AuditLog:
                 if len(rows) >= limit or scanned >= MAX_SCANNED:
                     break
         return rows
+
+    def page(
+        self,
+        integration_id: str,
+        keep: Callable[[dict[str, Any]], bool],
+        after: str = "",
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest first from ``after`` (a cursor this returned), the rows ``keep`` accepts:
+        at most ``limit``, looking through at most ``MAX_SCANNED`` rows (a filter on a column
+        would scan the partition). Returns the rows and the cursor of the next page (None: the
+        end)."""
+        rows: list[dict[str, Any]] = []
+        scanned, last = 0, None
+        with storage_errors():
+            for entity in self._storage.table(AUDIT).query_entities(
+                "PartitionKey eq @pk and RowKey ge @lo and RowKey lt @hi",
+                parameters={"pk": integration_id, "lo": after, "hi": "~"},
+                results_per_page=1000,
+            ):
+                if after and entity["RowKey"] == after:
+                    continue  # the previous page's last row
+                scanned += 1
+                last = entity["RowKey"]
+                row = _public(entity)
+                if keep(row):
+                    rows.append(row)
+                if len(rows) >= limit or scanned >= MAX_SCANNED:
+                    return rows, last
+        return rows, None
 
     def since(
         self, integration_id: str, since: datetime, limit: int = 5000

@@ -5,8 +5,10 @@ escaped, poison replay and drop behind a confirmation."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
+from urllib.parse import parse_qsl, urlsplit
 
 import azure.functions as func
 import pytest
@@ -118,3 +120,65 @@ def test_poison_replay_and_drop_go_through_a_confirmation(signed_in, app_env):
     done = call("POST", "poison/do", headers=headers, body=form)
     assert done.status_code == 303 and "Dropped+1" in done.headers["Location"]
     assert storage.poison_queue.peek_messages() == []
+
+
+# -- integration, audit and links pages -------------------------------------------------------
+
+
+def test_the_integration_page_shows_settings_and_checks_but_no_secret(signed_in, register, rsps,
+                                                                       app_env):  # fmt: skip
+    from fakes import FakeAzureDevOps, FakeSentry
+
+    integration = register(orgs=("acme",))
+    FakeAzureDevOps(rsps, integration.pat)
+    FakeSentry(rsps, "https://acme.sentry.example/", "acme", integration.tokens["acme"])
+    page = call(path="integration", headers=signed_in, params={"id": integration.id})
+    body = page.get_body().decode()
+    assert page.status_code == 200 and "status-to-sentry" in body and "Run the checks" in body
+    checked = call(path="integration", headers=signed_in,
+                   params={"id": integration.id, "check": "1"}).get_body().decode()  # fmt: skip
+    assert "the PAT signs in" in checked and "not checked" in checked
+    for secret in app_env.secrets:
+        assert secret not in body and secret not in checked
+
+
+def test_the_audit_page_filters_and_pages(signed_in, register, app_env):
+    from shared.store.audit import AuditEntry, AuditLog
+
+    integration = register(orgs=("acme",))
+    log = AuditLog(app_env.storage())
+    for n in range(60):
+        log.record(integration.id, AuditEntry(work_item_id=7 if n % 2 else 8, rev=n,
+                                              outcome="failed" if n == 59 else "applied",
+                                              action="resolve", reason=f"<i>row {n}</i>",
+                                              sentry_org="acme", issue_id="101"))  # fmt: skip
+    first = call(path="audit", headers=signed_in, params={"id": integration.id})
+    body = first.get_body().decode()
+    assert body.count("<tr><td>") == 50 and "&lt;i&gt;row 59&lt;/i&gt;" in body
+    older = html.unescape(re.search(r'href="([^"]+after=[^"]+)"', body)[1])
+    params = dict(parse_qsl(urlsplit(older).query))
+    second = call(path="audit", headers=signed_in, params=params).get_body().decode()
+    assert second.count("<tr><td>") == 10 and "row 0<" in second.replace("&lt;/i&gt;", "<")
+    failed = call(path="audit", headers=signed_in,
+                  params={"id": integration.id, "outcome": "failed"}).get_body().decode()  # fmt: skip
+    assert failed.count("<tr><td>") == 1
+    seven = call(path="audit", headers=signed_in,
+                 params={"id": integration.id, "work_item": "7"}).get_body().decode()  # fmt: skip
+    assert seven.count("<tr><td>") == 30
+    bad = call(path="audit", headers=signed_in, params={"id": integration.id, "work_item": "x"})
+    assert bad.status_code == 400
+
+
+def test_the_links_page_finds_from_either_side(signed_in, register, stores):
+    integration = register(orgs=("acme",))
+    stores.links.add(integration.id, 13, "acme", "101")
+    by_item = call(path="links", headers=signed_in,
+                   params={"id": integration.id, "work_item": "13"}).get_body().decode()  # fmt: skip
+    assert "Work item 13" in by_item and "acme issue 101" in by_item
+    assert "/_workitems/edit/13" in by_item and "/issues/101/" in by_item
+    by_issue = call(path="links", headers=signed_in,
+                    params={"id": integration.id, "org": "acme", "issue": "101"}).get_body().decode()  # fmt: skip
+    assert "Work item 13" in by_issue
+    unknown = call(path="links", headers=signed_in,
+                   params={"id": "00000000-0000-4000-8000-000000000009", "work_item": "1"})
+    assert unknown.status_code == 404

@@ -101,6 +101,21 @@ def test_overview_poison_replay_and_hostile_text(app_env, world, browser):  # no
         assert "Replayed 1 message(s)." in browser.page_source
         assert "poison queue is empty" in browser.page_source
         wait_for(lambda: sentry.issues["101"]["status"] == "resolved", timeout=30)
+        # The other pages, reached by their links.
+        browser.find_element("link text", "Overview").click()
+        browser.find_element("link text", "audit").click()
+        _shot(browser, "audit")
+        assert "applied" in browser.find_element("tag name", "main").text
+        browser.find_element("link text", "Overview").click()
+        browser.find_element("link text", "links").click()
+        browser.find_element("name", "work_item").send_keys("13")
+        browser.find_element("xpath", '//button[.="Find"]').click()
+        _shot(browser, "links")
+        assert "acme issue 101" in browser.find_element("tag name", "main").text
+        browser.find_element("link text", "Overview").click()
+        browser.find_element("link text", "settings and checks").click()
+        _shot(browser, "integration")
+        assert "status-to-sentry" in browser.page_source
     assert app_env.storage().poison_queue.peek_messages() == []
 
 
