@@ -29,7 +29,7 @@ from shared.issue_links.once import CreateInProgress, CreateRefused, Plan, creat
 from shared.issue_links.sentry_values import applicable
 from shared.log import log_event
 from shared.messages.sentry_event import SentryEventMessage
-from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import APPLIED, KIND_ALERT, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
 from shared.store.records import Integration, SentryOrg
 from shared.store.storage import Storage
@@ -160,6 +160,7 @@ def _audit(
     AuditLog(storage).record(
         integration.id,
         AuditEntry(
+            kind=KIND_ALERT,
             work_item_id=work_item_id,
             rev=0,
             outcome=outcome,

@@ -21,7 +21,7 @@ from shared.comments.text import comment_from_sentry
 from shared.errors import GiveUp
 from shared.http import ApiAuthError, ApiNotFound, ApiRejected
 from shared.messages.sentry_event import SentryEventMessage
-from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import APPLIED, KIND_SENTRY, SKIPPED, AuditEntry, AuditLog
 from shared.store.comments import DEVOPS, ClaimLost, Comments
 from shared.store.links import Links
 from shared.store.records import Integration, SentryOrg
@@ -40,6 +40,7 @@ def apply_comment(
         audit.record(
             integration.id,
             AuditEntry(
+                kind=KIND_SENTRY,
                 work_item_id=work_item_id,
                 rev=0,
                 outcome=outcome,

@@ -11,7 +11,7 @@ from typing import Any
 from shared.devops_intake.subscriptions import Subscriptions
 from shared.errors import ConfigurationError, StorageUnavailable
 from shared.http import ApiError
-from shared.store.audit import FAILED, POISONED, AuditLog
+from shared.store.audit import FAILED, KIND_SWEEP, KINDS, POISONED, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.poison import QUEUES, PoisonQueue
 from shared.store.records import Integration
@@ -43,6 +43,7 @@ class IntegrationView:
     health: Health
     subscriptions: list[dict[str, str]]
     last_decision: str | None
+    last_by_kind: list[tuple[str, str]]  # (kind, "2026-12-03 07:00 UTC, 5 minutes ago")
     failures_24h: int
     sweep: str
     chart: list[dict[str, int | str]]
@@ -99,11 +100,13 @@ def _integration(storage: Storage, integration: Integration, now: datetime) -> I
     failures = [r for r in rows if r["outcome"] in FAILURES and _time(r) >= cut]
     if failures:
         health.worse("warning", f"{len(failures)} failure(s) in the last 24 hours")
+    corrections = sum(1 for r in rows if r.get("kind") == KIND_SWEEP and r["action"] != "none")
     current = Sweeps(storage).current(integration.id)
     sweep = "never run"
     if current is not None:
         state = "finished" if current.after == DONE else "under way"
         sweep = f"round {current.id} {state}, last step {current.updated_at:%Y-%m-%d %H:%M} UTC"
+        sweep += f"; {corrections} correction(s) in 48 hours"
         if now - current.updated_at > timedelta(hours=1):
             health.worse("warning", "the sweep has not moved for over an hour")
     return IntegrationView(
@@ -112,11 +115,26 @@ def _integration(storage: Storage, integration: Integration, now: datetime) -> I
         health=health,
         subscriptions=subscriptions,
         last_decision=rows[0]["time"] if rows else None,
+        last_by_kind=_last_by_kind(rows, now),
         failures_24h=len(failures),
         sweep=sweep,
         chart=chart(rows, now),
         rows_read=len(rows),
     )
+
+
+def _last_by_kind(rows: list[dict[str, Any]], now: datetime) -> list[tuple[str, str]]:
+    """The newest decision of each kind (rows are newest first), with its age."""
+    shown = []
+    for kind in KINDS:
+        row = next((r for r in rows if r.get("kind") == kind), None)
+        if row is None:
+            shown.append((kind, "none in 48 hours"))
+            continue
+        minutes = int((now - _time(row)).total_seconds() // 60)
+        age = f"{minutes} minute(s) ago" if minutes < 120 else f"{minutes // 60} hours ago"
+        shown.append((kind, f"{_time(row):%Y-%m-%d %H:%M} UTC, {age}"))
+    return shown
 
 
 def _time(row: dict[str, Any]) -> datetime:

@@ -28,7 +28,7 @@ from shared.credentials import token_from_setting
 from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable
 from shared.http import ApiError
 from shared.log import log_event
-from shared.store.audit import APPLIED, FAILED, AuditEntry, AuditLog
+from shared.store.audit import APPLIED, FAILED, KIND_UPKEEP, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.records import HookSubscription, Integration
 from shared.store.storage import Storage
@@ -223,6 +223,7 @@ class Subscriptions:
         self._audit.record(
             integration.id,
             AuditEntry(
+                kind=KIND_UPKEEP,
                 work_item_id=0,
                 rev=0,
                 outcome=FAILED if failed else APPLIED,

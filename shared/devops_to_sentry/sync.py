@@ -33,6 +33,7 @@ from shared.messages.sync import SyncMessage
 from shared.notices.failures import tell_devops
 from shared.store.audit import (
     FAILED,
+    KIND_DEVOPS,
     POISONED,
     SKIPPED,
     UNREADABLE_PARTITION,
@@ -221,6 +222,7 @@ class Syncer:
             self._audit.record(
                 _integration_of(text) or UNREADABLE_PARTITION,
                 AuditEntry(
+                    kind=KIND_DEVOPS,
                     work_item_id=0,
                     rev=0,
                     outcome=POISONED,
@@ -258,6 +260,7 @@ class Syncer:
         self._audit.record(
             message.integration_id,
             AuditEntry(
+                kind=KIND_DEVOPS,
                 work_item_id=message.work_item_id,
                 rev=message.rev,
                 outcome=outcome,

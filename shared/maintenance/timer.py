@@ -20,7 +20,7 @@ from shared.errors import ConfigurationError, InvalidInput, StorageUnavailable, 
 from shared.http import ApiError
 from shared.log import log_event
 from shared.maintenance.retention import prune
-from shared.store.audit import FAILED, AuditEntry, AuditLog
+from shared.store.audit import FAILED, KIND_UPKEEP, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.storage import Storage
 from shared.sweep.rounds import start_round
@@ -60,6 +60,7 @@ def _failed(storage: Storage, integration_id: str, step: str, exc: Exception) ->
         AuditLog(storage).record(
             integration_id,
             AuditEntry(
+                kind=KIND_UPKEEP,
                 work_item_id=0,
                 rev=0,
                 outcome=FAILED,

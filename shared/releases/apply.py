@@ -43,6 +43,7 @@ from shared.releases.message import ReleaseMessage
 from shared.releases.template import branch_name, render, uses_build
 from shared.store.audit import (
     APPLIED,
+    KIND_RELEASE,
     SKIPPED,
     AuditEntry,
     AuditLog,
@@ -80,7 +81,10 @@ class _Run:
     def record(self, outcome: str, action: str, reason: str) -> None:
         self.audit.record(
             self.integration.id,
-            AuditEntry(work_item_id=0, rev=0, outcome=outcome, action=action, reason=reason),
+            AuditEntry(
+                kind=KIND_RELEASE, work_item_id=0, rev=0, outcome=outcome, action=action,
+                reason=reason,
+            ),
         )
 
 
@@ -91,7 +95,10 @@ def _apply(storage: Storage, message: ReleaseMessage) -> None:
         log_event("releases.no_integration", logging.WARNING, integration=message.integration_id)
         AuditLog(storage).record(
             message.integration_id,
-            AuditEntry(work_item_id=0, rev=0, outcome=SKIPPED, action="none", reason=str(exc)),
+            AuditEntry(
+                kind=KIND_RELEASE, work_item_id=0, rev=0, outcome=SKIPPED, action="none",
+                reason=str(exc),
+            ),
         )
         return
     run = _Run(storage, integration, message)

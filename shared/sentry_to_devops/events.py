@@ -22,7 +22,7 @@ from shared.errors import IntegrationNotFound, IntegrationRemoved
 from shared.log import log_event
 from shared.messages.sentry_event import SentryEventMessage
 from shared.router import Router
-from shared.store.audit import SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import KIND_SENTRY, SKIPPED, AuditEntry, AuditLog
 from shared.store.integrations import Integrations
 from shared.store.poison import park
 from shared.store.records import Integration, SentryOrg
@@ -105,6 +105,7 @@ def _skip(storage: Storage, partition: str, message: SentryEventMessage, reason:
     AuditLog(storage).record(
         partition,
         AuditEntry(
+            kind=KIND_SENTRY,
             work_item_id=0,
             rev=0,
             outcome=SKIPPED,

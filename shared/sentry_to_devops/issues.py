@@ -34,7 +34,7 @@ from shared.notices.failures import tell_sentry
 from shared.sentry.shapes import SentryIssue
 from shared.sentry_to_devops import regression
 from shared.sentry_to_devops.rules import Move, TypeState, assignee_move, state_move
-from shared.store.audit import APPLIED, FAILED, SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import APPLIED, FAILED, KIND_SENTRY, SKIPPED, AuditEntry, AuditLog
 from shared.store.links import Links
 from shared.store.records import Integration, Link, SentryOrg
 from shared.store.storage import Storage
@@ -282,6 +282,7 @@ class _Audit:
         self._log.record(
             self._integration.id,
             AuditEntry(
+                kind=KIND_SENTRY,
                 work_item_id=work_item_id,
                 rev=rev,
                 outcome=outcome,

@@ -15,6 +15,10 @@ from shared.store.keys import audit_row_at, new_audit_row
 from shared.store.storage import AUDIT, Storage, delete_rows, storage_errors
 
 APPLIED, SKIPPED, FAILED, POISONED = "applied", "skipped", "failed", "poisoned"
+# What a decision was about: the console shows the last of each kind and its age.
+KIND_DEVOPS, KIND_SENTRY, KIND_ALERT = "Azure DevOps changes", "Sentry events", "Sentry alerts"
+KIND_RELEASE, KIND_SWEEP, KIND_UPKEEP = "releases", "sweep", "upkeep"
+KINDS = (KIND_DEVOPS, KIND_SENTRY, KIND_ALERT, KIND_RELEASE, KIND_SWEEP, KIND_UPKEEP)
 # Where poisoned messages that name no valid integration are recorded.
 UNREADABLE_PARTITION = "unreadable"
 
@@ -30,6 +34,7 @@ class AuditEntry:
     issue_id: str | None = None
     error: str | None = None
     attempt: int | None = None
+    kind: str | None = None  # what the decision was about (KINDS), for the console
 
 
 MAX_SCANNED = 20_000  # audit rows looked through for one work item's history
@@ -56,6 +61,7 @@ class AuditLog:
             ("IssueId", entry.issue_id),
             ("Error", entry.error),
             ("Attempt", entry.attempt),
+            ("Kind", entry.kind),
         ):
             if value is not None:
                 row[name] = value
@@ -163,6 +169,7 @@ def _public(entity: Any) -> dict[str, Any]:
         ("IssueId", "issueId"),
         ("Error", "error"),
         ("Attempt", "attempt"),
+        ("Kind", "kind"),
     ):
         if key in entity:
             row[name] = entity[key]

@@ -33,7 +33,7 @@ from shared.messages.sync import SyncMessage
 from shared.sentry.client import MAX_ISSUES_PER_READ
 from shared.sentry.shapes import SentryIssue
 from shared.sentry.webhooks import Actor, CommentData, Issue, IssueData
-from shared.store.audit import SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import KIND_SWEEP, SKIPPED, AuditEntry, AuditLog
 from shared.store.comments import Comments
 from shared.store.integrations import Integrations
 from shared.store.link_memory import LinkMemoryStore
@@ -362,6 +362,7 @@ class Sweep:
         self._audit.record(
             integration.id,
             AuditEntry(
+                kind=KIND_SWEEP,
                 work_item_id=link.work_item_id,
                 rev=rev,
                 outcome=SKIPPED,

@@ -182,3 +182,15 @@ def test_the_links_page_finds_from_either_side(signed_in, register, stores):
     unknown = call(path="links", headers=signed_in,
                    params={"id": "00000000-0000-4000-8000-000000000009", "work_item": "1"})
     assert unknown.status_code == 404
+
+
+def test_the_overview_says_when_each_kind_of_change_last_came(signed_in, register, app_env):
+    from shared.store.audit import KIND_SENTRY, AuditEntry, AuditLog
+
+    integration = register(orgs=("acme",))
+    AuditLog(app_env.storage()).record(integration.id, AuditEntry(
+        work_item_id=7, rev=0, outcome="applied", action="state", reason="x", kind=KIND_SENTRY))  # fmt: skip
+    body = call(headers=signed_in).get_body().decode()
+    row = re.search(r"<td>Sentry events</td><td>([^<]+)</td>", body)[1]
+    assert row.endswith("0 minute(s) ago")
+    assert "<td>releases</td><td>none in 48 hours</td>" in body
