@@ -928,6 +928,8 @@ def bench_cold_import(runs: int) -> list[Row]:
         "SentryWebhook",
         "SentryComponents",
         "SentryEvents",
+        "ReleaseSync",
+        "Console",
     ):
         names = subprocess.run(
             [sys.executable, "-c", _THIRD_PARTY.format(root=str(ROOT), module=module)],
