@@ -139,10 +139,12 @@ def _route(request: ConsoleRequest, storage: Storage, user: Principal, token: st
         form = request.form()
         check_post(request.headers, request.cookies, form.get(CSRF_FIELD, ""))
         queue, action, message_id = _queue(form.get("queue")), form.get("do"), form.get("id", "")
-        if action not in ("replay", "drop") or (action == "drop" and not message_id):
+        if action not in ("replay", "drop"):
             raise Refused(400, "Unknown action.")
         if path == "poison/confirm":
-            what = f"message {message_id}" if message_id else "every readable message"
+            what = f"message {message_id}" if message_id else "every message"
+            if action == "replay" and not message_id:
+                what = "every readable message"
             question = (
                 f"Replay {what} of the {queue} poison queue onto its queue?"
                 if action == "replay"
@@ -157,7 +159,7 @@ def _route(request: ConsoleRequest, storage: Storage, user: Principal, token: st
 def _act(storage: Storage, user: Principal, queue: str, action: str, message_id: str) -> Reply:
     poison = PoisonQueue(storage, queue)
     ids = {message_id} if message_id else None
-    outcome = poison.replay(ids) if action == "replay" else poison.drop(ids or set())
+    outcome = poison.replay(ids) if action == "replay" else poison.drop(ids)
     log_event(
         "console.poison", action=action, queue=queue, done=len(outcome.done), user=user.object_id
     )

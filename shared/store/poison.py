@@ -95,8 +95,9 @@ class PoisonQueue:
 
         return self._each(message_ids, act)
 
-    def drop(self, message_ids: set[str]) -> Outcome:
-        """Delete the given messages for good (unreadable ones, once someone looked at them)."""
+    def drop(self, message_ids: set[str] | None) -> Outcome:
+        """Delete the given messages (None: all) for good (unreadable ones, once someone
+        looked at them)."""
         return self._each(message_ids, lambda message, text, outcome: True)
 
     def _each(

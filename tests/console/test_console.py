@@ -194,3 +194,18 @@ def test_the_overview_says_when_each_kind_of_change_last_came(signed_in, registe
     row = re.search(r"<td>Sentry events</td><td>([^<]+)</td>", body)[1]
     assert row.endswith("0 minute(s) ago")
     assert "<td>releases</td><td>none in 48 hours</td>" in body
+
+
+def test_dropping_every_message_asks_first_then_empties_the_poison_queue(signed_in, app_env):
+    storage = app_env.storage()
+    for n in range(3):
+        storage.send_poison(json.dumps({"n": n}))
+    token = _csrf(call(path="poison", headers=signed_in))
+    headers = {**signed_in, "Cookie": f"console_csrf={token}", "Origin": f"https://{HOST}"}
+    form = f"csrf={token}&queue=sync&do=drop&id=".encode()
+    confirm = call("POST", "poison/confirm", headers=headers, body=form).get_body().decode()
+    assert "Delete every message from the sync poison queue for good?" in confirm
+    assert len(storage.poison_queue.peek_messages()) == 3
+    done = call("POST", "poison/do", headers=headers, body=form)
+    assert "Dropped+3" in done.headers["Location"]
+    assert storage.poison_queue.peek_messages() == []
