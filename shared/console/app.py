@@ -94,7 +94,8 @@ def handle(request: ConsoleRequest, storage: Storage | None = None) -> Reply:
         return _route(request, storage or get_storage(), user, token)
     except Refused as exc:
         log_event("console.refused", logging.WARNING, status=exc.status)
-        return _page(exc.status, "refused.html", token, title="Not available", reason=exc.reason)
+        return _page(exc.status, "refused.html", token, title="Not available", reason=exc.reason,
+                     sign_in=exc.status == 401)  # fmt: skip
     except (IntegrationNotFound, IntegrationRemoved) as exc:
         return _page(404, "refused.html", token, title="Not found", reason=str(exc))
     except StorageUnavailable as exc:

@@ -71,6 +71,9 @@ def test_the_principal_header_is_not_trusted_while_authentication_is_off(app_env
 def test_only_allowed_users_and_groups_get_in(signed_in, header, status):
     response = call(headers={"X-MS-CLIENT-PRINCIPAL": header} if header else {})
     assert response.status_code == status
+    # Easy Auth's own sign-in endpoint, for someone who is not signed in yet.
+    sign_in = "/.auth/login/aad?post_login_redirect_uri=/api/console/"
+    assert (sign_in in response.get_body().decode()) == (status == 401)
 
 
 def test_the_overview_escapes_what_it_shows_and_sets_a_strict_policy(signed_in, register, stores):
