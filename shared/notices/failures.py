@@ -17,7 +17,7 @@ from shared.content import escape_markdown, strip_controls
 from shared.errors import StorageUnavailable
 from shared.http import ApiError
 from shared.log import log_event
-from shared.store.audit import FAILED, AuditEntry, AuditLog
+from shared.store.audit import FAILED, KIND_UPKEEP, AuditEntry, AuditLog
 from shared.store.notices import Notices
 from shared.store.records import Integration, Link
 from shared.store.storage import Storage
@@ -120,6 +120,7 @@ def _once(
             AuditLog(storage).record(
                 integration.id,
                 AuditEntry(
+                    kind=KIND_UPKEEP,
                     work_item_id=link.work_item_id, rev=0, outcome=FAILED, action="notice",
                     reason=f"the failure notice ({kind}) could not be posted: {exc}",
                     sentry_org=link.sentry_org, issue_id=link.issue_id,

@@ -8,7 +8,7 @@ from shared.doors import Rejected, Reply
 from shared.log import log_event
 from shared.sentry.webhooks import InstallationData
 from shared.sentry_intake.delivery import SentryDelivery, ignored
-from shared.store.audit import APPLIED, SKIPPED, AuditEntry, AuditLog
+from shared.store.audit import APPLIED, KIND_SENTRY, SKIPPED, AuditEntry, AuditLog
 from shared.store.sentry_orgs import InstallationRetired, SentryOrgs
 from shared.validation import describe_invalid
 
@@ -71,6 +71,7 @@ def _audit(delivery: SentryDelivery, action: str, reason: str, outcome: str = AP
     AuditLog(delivery.storage).record(
         delivery.integration.id,
         AuditEntry(
+            kind=KIND_SENTRY,
             work_item_id=0,
             rev=0,
             outcome=outcome,

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from azure.storage.queue import QueueClient, QueueMessage
 
 from shared.errors import GiveUp, Unreadable
-from shared.store.audit import POISONED, UNREADABLE_PARTITION, AuditEntry, AuditLog
+from shared.store.audit import (
+    KIND_DEVOPS,
+    KIND_RELEASE,
+    KIND_SENTRY,
+    POISONED,
+    UNREADABLE_PARTITION,
+    AuditEntry,
+    AuditLog,
+)
 from shared.store.storage import (
     POISON,
     RELEASES,
@@ -169,6 +177,7 @@ def park(
             reason=reason,
             sentry_org=sentry_org,
             error=type(exc).__name__,
+            kind={SENTRY: KIND_SENTRY, RELEASES: KIND_RELEASE}.get(kind, KIND_DEVOPS),
         ),
     )
     return reason
