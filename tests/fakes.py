@@ -193,6 +193,7 @@ class FakeSentry:
             "count": str(issue.get("count", 12)),
             "userCount": issue.get("user_count", 3),
             "firstSeen": "2026-11-30T08:00:00Z",
+            "lastSeen": issue.get("last_seen", "2026-12-03T06:00:00Z"),
             "firstRelease": (
                 {"version": issue["first_release"]} if issue.get("first_release") else None
             ),

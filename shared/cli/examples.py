@@ -36,6 +36,8 @@ EXAMPLES: dict[str, list[str]] = {
         "--value 'warning=3 - Medium'",
         f"integration field-map {ID} --project '*' --type '*' --source release "
         "--field Microsoft.VSTS.Build.FoundIn",
+        f"integration field-map {ID} --project Fabrikam --type Bug --source userCount "
+        "--field Custom.UsersAffected --live",
     ],
     "integration sentry-schema": [
         f"integration sentry-schema {ID} --org acme --app-url {APP}",

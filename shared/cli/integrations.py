@@ -135,6 +135,12 @@ def add_parser(groups: Any) -> None:
         default=[],
         help="<Sentry value>=<field value>, repeatable (none: the value as Sentry has it)",
     )
+    field_map.add_argument(
+        "--live",
+        action="store_true",
+        help="keep the field up to date (count, userCount, lastSeen): the sweep writes it when "
+        "Sentry's value changes, at most once per work item per round",
+    )
     field_map.add_argument("--remove", action="store_true", help="remove this field's map")
     sentry_schema = actions.add_parser(
         "sentry-schema",
@@ -277,6 +283,7 @@ def run(args: argparse.Namespace, storage: Storage, out: TextIO) -> None:
             field=args.field,
             values=args.value,
             remove=args.remove,
+            live=args.live,
         )
         print_json([m.to_public() for m in integration.field_maps], out)
     elif args.action == "sentry-schema":

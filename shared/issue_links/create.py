@@ -122,6 +122,7 @@ def issue_values(org: SentryOrg, issue: SentryIssue, maps: list[FieldMap]) -> di
             "firstSeen": issue.first_seen,
             "count": issue.count,
             "userCount": issue.user_count,
+            "lastSeen": issue.last_seen,
             "link": web_link(issue.permalink),
         },
         tags=tags,

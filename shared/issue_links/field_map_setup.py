@@ -7,7 +7,7 @@ from __future__ import annotations
 from shared.clients import azure_devops_client
 from shared.errors import InvalidInput
 from shared.http import ApiNotFound
-from shared.issue_links.sentry_values import check_source
+from shared.issue_links.sentry_values import LIVE_SOURCES, check_source
 from shared.issue_links.type_fields import allowed_options
 from shared.store.integrations import Integrations
 from shared.store.records import FieldMap, Integration
@@ -26,6 +26,7 @@ def set_field_map(
     field: str,
     values: list[str],
     remove: bool = False,
+    live: bool = False,
 ) -> Integration:
     project, work_item_type, field = project.strip(), work_item_type.strip(), field.strip()
     if not project or not work_item_type or not field:
@@ -35,6 +36,8 @@ def set_field_map(
     except ValueError as exc:
         raise InvalidInput(f"--source {exc}") from None
     table = _table(values)
+    if live and source not in LIVE_SOURCES:
+        raise InvalidInput(f"--live takes {', '.join(sorted(LIVE_SOURCES))}, not {source}")
     integrations = Integrations(storage)
     if remove:
         return integrations.set_field_map(
@@ -69,7 +72,7 @@ def set_field_map(
                 f"--value: {reference} takes {', '.join(allowed[:20])}; not {wrong[0]!r}"
             )
     return integrations.set_field_map(
-        integration.id, FieldMap(project, work_item_type, source, reference, table)
+        integration.id, FieldMap(project, work_item_type, source, reference, table, live)
     )
 
 

@@ -20,9 +20,13 @@ SOURCES = {
     "firstSeen": "when the issue was first seen (ISO 8601)",
     "count": "how many events the issue has",
     "userCount": "how many users it affected",
+    "lastSeen": "when the issue was last seen (ISO 8601)",
     "link": "the link to the issue",
 }
 FROM_EVENT = frozenset({"environment"})
+# What the sweep can keep up to date from its batched read of the issues (``--live``): a work
+# item's linked issues add up (counts) or the latest wins (last seen).
+LIVE_SOURCES = frozenset({"count", "userCount", "lastSeen"})
 MAX_VALUE_LENGTH = 4000
 
 

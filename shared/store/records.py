@@ -75,6 +75,7 @@ class FieldMap:
     source: str
     field: str
     values: tuple[tuple[str, str], ...] = ()
+    live: bool = False  # kept up to date by the sweep (impact: counts, last seen)
 
     def to_public(self) -> dict[str, Any]:
         return {
@@ -83,6 +84,7 @@ class FieldMap:
             "source": self.source,
             "field": self.field,
             "values": dict(self.values),
+            "live": self.live,
         }
 
 
@@ -305,6 +307,7 @@ def field_maps_from(text: str | None) -> tuple[FieldMap, ...]:
             item["source"],
             item["field"],
             tuple(item.get("values", {}).items()),
+            bool(item.get("live")),
         )
         for item in json.loads(text)
     )

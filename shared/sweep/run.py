@@ -41,6 +41,7 @@ from shared.store.links import Links
 from shared.store.records import ASSIGNEE, STATUS, Integration, Link, SentryOrg
 from shared.store.storage import Storage
 from shared.store.sweeps import DONE, Sweeps
+from shared.sweep.impact import update_impact
 from shared.sweep.rounds import SWEEP, queue_chunk
 from shared.sweep.rules import (
     Directions,
@@ -83,10 +84,12 @@ class SweepReport:
     errors: list[str] = field(default_factory=list)
     next_after: str | None = None  # where the next chunk starts (None: the sweep is done)
     wait: float | None = None  # set when the chunk stopped for Sentry's rate limit
+    impact_writes: int = 0  # work items whose live impact fields were written
 
     def add(self, other: SweepReport) -> None:
         self.checked += other.checked
         self.sentry_reads += other.sentry_reads
+        self.impact_writes += other.impact_writes
         self.differences += other.differences
         self.errors += other.errors
 
@@ -154,6 +157,7 @@ class Sweep:
             integration.sync.comments,
         )
         plans: list[tuple[Link, Plan]] = []
+        read_issues: list[tuple[Link, SentryIssue]] = []
         for slug, org_links in by_org.items():
             if report.wait is not None:
                 break  # Sentry's window is spent: the rest waits with the chunk
@@ -169,6 +173,8 @@ class Sweep:
                     continue
                 report.checked += 1
                 issue = found.get(link.issue_id)
+                if issue is not None:
+                    read_issues.append((link, issue))
                 state = (
                     Seen(
                         issue.status,
@@ -205,6 +211,9 @@ class Sweep:
                 report.differences.append(Difference(link, decided))
         if not dry_run:
             self._carry(integration, plans)
+            report.impact_writes = update_impact(
+                self._storage, integration, read_issues, report.errors
+            )
         if report.wait is not None:
             report.next_after = after
         log_event(
@@ -213,6 +222,7 @@ class Sweep:
             checked=report.checked,
             sentry_reads=report.sentry_reads,
             differences=len(report.differences),
+            impact_writes=report.impact_writes,
             errors=len(report.errors),
             dry_run=dry_run,
         )

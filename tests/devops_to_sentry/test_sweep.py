@@ -348,3 +348,44 @@ def test_regression_policies(world, policy, state, comments, new_item):
         linked = [link.work_item_id for link in world.stores.links.for_issue(world.id, "acme", "101")]
         assert linked == [new]
     assert world.acme.issues["101"]["status"] == "unresolved"  # never resolved again
+
+
+# -- live impact ------------------------------------------------------------------------------
+
+
+def test_live_impact_fields_follow_sentry_once_per_change(world):
+    world.ado.type_fields["Bug"] += [
+        {"referenceName": "Custom.Events", "name": "Events", "alwaysRequired": False},
+        {"referenceName": "Custom.Users", "name": "Users", "alwaysRequired": False},
+        {"referenceName": "Custom.LastSeen", "name": "Last seen", "alwaysRequired": False},
+    ]
+    world.ado.work_items[5] = {"System.TeamProject": "Fabrikam", "System.WorkItemType": "Bug"}
+    world.link(5, world.acme, "102")
+    world.acme.issues["102"].update(count=5, user_count=2, last_seen="2026-12-03T07:00:00Z")
+    world.acme.issues["101"].update(count=12, user_count=3)
+    for source, name in (("count", "Events"), ("userCount", "Users"), ("lastSeen", "Last seen")):
+        code, _, err = run("integration", "field-map", world.id, "--project", "Fabrikam",
+                           "--type", "Bug", "--source", source, "--field", name, "--live")  # fmt: skip
+        assert code == 0, err
+    run("reconcile", world.id)
+    patches = [c for c in world.ado.calls if c.method == "PATCH"]
+    assert len(patches) == 1  # one write for the work item, its two issues together
+    assert {op["path"]: op["value"] for op in patches[0].body} == {
+        "/fields/Custom.Events": "17",
+        "/fields/Custom.Users": "5",
+        "/fields/Custom.LastSeen": "2026-12-03T07:00:00Z",  # the later of the two
+    }
+    world.ado.calls.clear()
+    run("reconcile", world.id)
+    assert [c for c in world.ado.calls if c.method == "PATCH"] == []  # nothing changed
+    world.acme.issues["102"]["count"] = 6
+    run("reconcile", world.id)
+    (patch,) = [c for c in world.ado.calls if c.method == "PATCH"]
+    assert patch.body == [{"op": "add", "path": "/fields/Custom.Events", "value": "18"}]
+    assert any(r["action"] == "impact" for r in world.audit(5))
+
+
+def test_live_is_only_for_impact_sources(world):
+    code, _, err = run("integration", "field-map", world.id, "--project", "*", "--type", "*",
+                       "--source", "level", "--field", "Severity", "--live")  # fmt: skip
+    assert code == 1 and "--live takes count, lastSeen, userCount, not level" in err

@@ -193,7 +193,7 @@ def test_field_maps_write_sentry_values_into_the_new_work_item(ui, rsps):
     assert shown[0] == {
         "project": "Fabrikam", "type": "Bug", "source": "level",
         "field": "Microsoft.VSTS.Common.Severity",  # stored by reference name
-        "values": {"fatal": "1 - Critical", "error": "2 - High"},
+        "values": {"fatal": "1 - Critical", "error": "2 - High"}, "live": False,
     }  # fmt: skip
     response = ui.post("create", ui.request("create", CREATE))
     assert response.status_code == 200, reply_json(response)
