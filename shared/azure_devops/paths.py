@@ -86,6 +86,12 @@ def repository_file_url(
     return url
 
 
+def work_item_org_web_url(base_url: str, work_item_id: int) -> str:
+    """Where people open a work item when its project is not known (``{org}/_workitems/...``:
+    Azure DevOps finds the project)."""
+    return f"{base_url.rstrip('/')}/_workitems/edit/{int(work_item_id)}"
+
+
 def work_item_updates(work_item_id: int) -> str:
     return f"_apis/wit/workItems/{int(work_item_id)}/updates"
 

@@ -21,6 +21,7 @@ from shared.comments.text import comment_from_sentry
 from shared.errors import GiveUp
 from shared.http import ApiAuthError, ApiNotFound, ApiRejected
 from shared.messages.sentry_event import SentryEventMessage
+from shared.sentry import paths as sentry_paths
 from shared.store.audit import APPLIED, KIND_SENTRY, SKIPPED, AuditEntry, AuditLog
 from shared.store.comments import DEVOPS, ClaimLost, Comments
 from shared.store.links import Links
@@ -78,7 +79,7 @@ def apply_comment(
     if state.deleted:
         record(0, SKIPPED, "none", "the note was deleted in Sentry; no comment is made for it")
         return
-    issue_url = f"{org.base_url}organizations/{org.slug}/issues/{data.issue_id}/"
+    issue_url = sentry_paths.issue_web_url(org.base_url, org.slug, data.issue_id)
     author = actor.name if actor else None
     html = comment_from_sentry(data.comment, author, issue_url, message.comment_truncated)
     by_work_item = {pair.work_item_id: pair for pair in state.pairs}

@@ -60,7 +60,7 @@ def carry_comment(
     url = (
         paths.work_item_web_url(integration.base_url, project, message.work_item_id)
         if project
-        else f"{integration.base_url}_workitems/edit/{message.work_item_id}"
+        else paths.work_item_org_web_url(integration.base_url, message.work_item_id)
     )
     text = note_from_devops(
         comment.html, author.display_name if author else None, url, message.work_item_id

@@ -261,6 +261,8 @@ class LinkView:
 def links_page(
     storage: Storage, integration_id: str, work_item: int | None, org: str | None, issue: str | None
 ) -> list[LinkView]:
+    from shared.azure_devops.paths import work_item_org_web_url
+    from shared.sentry.paths import issue_web_url
     from shared.store.links import Links
     from shared.validation import web_link
 
@@ -276,7 +278,7 @@ def links_page(
     for link in found:
         sentry = integration.sentry_org(link.sentry_org)
         issue_url = (
-            web_link(f"{sentry.base_url}organizations/{sentry.slug}/issues/{link.issue_id}/")
+            web_link(issue_web_url(sentry.base_url, sentry.slug, link.issue_id))
             if sentry is not None
             else None
         )
@@ -284,9 +286,7 @@ def links_page(
         shown.append(
             LinkView(
                 work_item_id=link.work_item_id,
-                # The organization-level form: no project needed to open it.
-                work_item_url=f"{integration.base_url.rstrip('/')}/_workitems/edit/"
-                f"{link.work_item_id}",
+                work_item_url=work_item_org_web_url(integration.base_url, link.work_item_id),
                 sentry_org=link.sentry_org,
                 issue_id=link.issue_id,
                 issue_url=issue_url,

@@ -139,7 +139,7 @@ def checked_fields(
     """Check the form's fields against the type's own (``type_fields``) and that the parent
     exists; ``InvalidInput`` or ``Rejected`` name the field otherwise. ``mapped``: values from
     the field maps, kept where the type takes them; the form's own choices win."""
-    fields = type_fields(integration, form.project, form.work_item_type)
+    fields = type_fields(integration, client, form.project, form.work_item_type)
     from_maps = fitting(fields, mapped or {})
     asked = [
         *form_values(

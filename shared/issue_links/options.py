@@ -167,13 +167,16 @@ def _allowed_values(request: UiRequest, reference_name: str) -> Reply:
     kind = _name(request, WORK_ITEM_TYPE)
     if project is None or kind is None:
         return Reply(200, [])
-    fields = type_fields(request.integration, project, kind)
+    client = azure_devops_client(request.integration, INTERACTIVE)
+    fields = type_fields(request.integration, client, project, kind)
     return Reply(200, [option(v, v) for v in allowed_options(fields, reference_name)])
 
 
-def type_fields(integration: Integration, project: str, work_item_type: str) -> list[TypeField]:
-    """The type's fields (cached), for the form's selects and for checking what it asks."""
-    client = azure_devops_client(integration, INTERACTIVE)
+def type_fields(
+    integration: Integration, client: AzureDevOpsClient, project: str, work_item_type: str
+) -> list[TypeField]:
+    """The type's fields (cached), for the form's selects and for checking what it asks;
+    read with the caller's client (a person waiting, or a queue function)."""
     key = (integration.id, "fields", f"{project}\n{work_item_type}".casefold())
     try:
         return _cached(key, lambda: client.work_item_type_fields(project, work_item_type))

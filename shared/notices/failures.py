@@ -11,12 +11,14 @@ import html
 import logging
 from collections.abc import Callable
 
+from shared.azure_devops import paths
 from shared.azure_devops.fields import FIELD_TEAM_PROJECT
 from shared.clients import azure_devops_client, sentry_client
 from shared.content import escape_markdown, strip_controls
 from shared.errors import StorageUnavailable
 from shared.http import ApiError
 from shared.log import log_event
+from shared.sentry import paths as sentry_paths
 from shared.store.audit import FAILED, KIND_UPKEEP, AuditEntry, AuditLog
 from shared.store.notices import Notices
 from shared.store.records import Integration, Link
@@ -38,7 +40,7 @@ def tell_sentry(storage: Storage, integration: Integration, link: Link, said: st
     """Azure DevOps refused to move the work item as Sentry's change asked."""
     if not integration.sync.failure_notes:
         return
-    item = f"{integration.base_url}_workitems/edit/{link.work_item_id}"
+    item = paths.work_item_org_web_url(integration.base_url, link.work_item_id)
     text = (
         f"Azure DevOps refused this change for work item "
         f"[#{link.work_item_id}]({item}): {escape_markdown(_quoted(said))}\n\n"
@@ -70,7 +72,7 @@ def tell_devops(
     org = integration.sentry_org(link.sentry_org)
     where = html.escape(f"{link.sentry_org} issue {link.issue_id}")
     issue_url = (
-        web_link(f"{org.base_url}organizations/{org.slug}/issues/{link.issue_id}/")
+        web_link(sentry_paths.issue_web_url(org.base_url, org.slug, link.issue_id))
         if org is not None
         else None
     )

@@ -17,6 +17,11 @@ def latest_event(org: str, issue_id: str) -> str:
     return f"{issue(org, issue_id)}events/latest/"
 
 
+def issue_web_url(base_url: str, org: str, issue_id: str) -> str:
+    """Where people open an issue in Sentry (not an API path)."""
+    return f"{base_url.rstrip('/')}/organizations/{segment(org)}/issues/{segment(issue_id)}/"
+
+
 def issue_comments(org: str, issue_id: str) -> str:
     return f"{issue(org, issue_id)}comments/"
 
