@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -66,7 +66,7 @@ class ConsoleRequest:
         jar: SimpleCookie = SimpleCookie()
         try:
             jar.load(self.headers.get("cookie", ""))
-        except Exception:  # noqa: BLE001 - a malformed cookie header is no cookie
+        except CookieError:  # a malformed cookie header is no cookie
             return {}
         return {name: morsel.value for name, morsel in jar.items()}
 
